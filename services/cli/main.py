@@ -1,0 +1,20 @@
+"""The `impactline` command: one entry point, one sub-command group per concern."""
+
+import typer
+
+from impactline.cli import calendar, catalog, dev, run, serve
+
+app = typer.Typer(
+    name="impactline",
+    help="Turn configuration-item telemetry into live business experience-impact events.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(dev.app, name="dev")
+app.add_typer(catalog.app, name="catalog")
+app.add_typer(calendar.app, name="calendar")
+app.add_typer(serve.app, name="serve")
+app.command("run", help="Start everything with the demo catalog and scenario.")(run.run)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,266 @@
+"""Event contracts: one pydantic model per topic.
+
+These models are the shared language of every process. The JSON Schemas and the AsyncAPI
+document under docs/ are generated from them (`impactline schemas write`), and a test fails when
+the committed documents drift from the models.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from impactline.core.states import State
+
+# Event ids derived from other events use this namespace, so that replaying an input yields the
+# same derived id and idempotent sinks see a duplicate instead of a new event.
+EVENT_NAMESPACE = uuid.UUID("5b0c5e46-8f43-4b0e-9a51-6b1f0a6c1d2e")
+
+
+def derived_id(*parts: str) -> str:
+    """A stable id for an event caused by `parts` (e.g. the source event id and a service id)."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, "\x1f".join(parts)))
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _require_timezone(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must carry a time zone offset, e.g. 2026-11-30T10:00:00Z")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_require_timezone)]
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+]
+EventId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Contract(BaseModel):
+    """Base of every topic payload: strict about unknown fields so typos are caught at the edge."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class TelemetryEvent(Contract):
+    """One observation about a CI, as normalised by ingest."""
+
+    id: EventId = Field(
+        default_factory=new_id, description="Unique event id; reused ids are duplicates."
+    )
+    ci_id: Identifier = Field(description="The configuration item observed, e.g. `db-gl-01`.")
+    state: State = Field(description="The CI state this observation indicates.")
+    time: AwareDatetime = Field(default_factory=utcnow, description="When it was observed.")
+    source: str = Field(default="api", max_length=200, description="Who reported it.")
+    summary: str = Field(default="", max_length=2000, description="Human-readable description.")
+    metric: str | None = Field(default=None, max_length=200, description="Metric name, if any.")
+    value: float | None = Field(default=None, description="Metric value, if any.")
+    attributes: dict[str, str] = Field(default_factory=dict, description="Free-form labels.")
+
+
+class ChangeKind(StrEnum):
+    DEPLOYMENT = "deployment"
+    CONFIGURATION = "configuration"
+    INFRASTRUCTURE = "infrastructure"
+    OTHER = "other"
+
+
+class ChangeEvent(Contract):
+    """A change record on a CI: a deployment or a configuration change."""
+
+    id: EventId = Field(default_factory=new_id)
+    ci_id: Identifier
+    kind: ChangeKind = ChangeKind.DEPLOYMENT
+    time: AwareDatetime = Field(default_factory=utcnow)
+    summary: str = Field(default="", max_length=2000)
+    author: str | None = Field(default=None, max_length=200)
+    reference: str | None = Field(
+        default=None, max_length=500, description="Pipeline run or ticket."
+    )
+    source: str = Field(default="api", max_length=200)
+
+
+class FeedbackEvent(Contract):
+    """What a user said about a business service."""
+
+    id: EventId = Field(default_factory=new_id)
+    service_id: Identifier
+    time: AwareDatetime = Field(default_factory=utcnow)
+    csat: int | None = Field(default=None, ge=1, le=5, description="Satisfaction 1 (worst) to 5.")
+    comment: str | None = Field(default=None, max_length=5000)
+    user_id: str | None = Field(default=None, max_length=200)
+    source: str = Field(default="api", max_length=200)
+
+
+class CIStateChanged(Contract):
+    """A CI's state changed; re-keyed by correlation domain so a domain is handled in one place."""
+
+    id: EventId
+    ci_id: Identifier
+    state: State
+    previous_state: State
+    time: AwareDatetime
+    correlation_domain: str
+    cause_event_id: EventId
+
+
+class ServiceHealthEvent(Contract):
+    """A business service changed state because a CI under it changed state."""
+
+    id: EventId
+    service_id: Identifier
+    state: State
+    previous_state: State
+    time: AwareDatetime
+    correlation_domain: str = Field(description="Connected component of the catalog graph.")
+    cause_ci_id: Identifier
+    cause_event_id: EventId
+    catalog_version: int = Field(ge=0)
+
+
+class IncidentAction(StrEnum):
+    OPENED = "opened"
+    UPDATED = "updated"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+
+
+class IncidentState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class SuspectChange(Contract):
+    change_id: EventId
+    ci_id: Identifier
+    kind: ChangeKind
+    time: AwareDatetime
+    summary: str = ""
+
+
+class IncidentEvent(Contract):
+    """Lifecycle of an incident: a group of correlated CI events."""
+
+    id: EventId
+    incident_id: str
+    action: IncidentAction
+    state: IncidentState
+    time: AwareDatetime
+    correlation_domain: str
+    affected_services: list[Identifier] = Field(default_factory=list)
+    member_cis: list[Identifier] = Field(default_factory=list)
+    root_cause_candidates: list[Identifier] = Field(default_factory=list)
+    suspect_changes: list[SuspectChange] = Field(default_factory=list)
+    opened_at: AwareDatetime
+
+
+class Weighting(StrEnum):
+    """How an impact figure was weighted; `unweighted` says plainly that no calendar applied."""
+
+    CALENDAR = "calendar"
+    UNWEIGHTED = "unweighted"
+
+
+class CalendarContext(Contract):
+    calendar: str
+    period: str
+    active_periods: list[str]
+    weight: float = Field(ge=0)
+    local_time: str
+
+
+class ImpactEvent(Contract):
+    """The experience impact of a business service's state, right now."""
+
+    id: EventId
+    service_id: Identifier
+    service_name: str
+    business_domain: str
+    correlation_domain: str
+    state: State
+    time: AwareDatetime
+    cause_ci_id: Identifier
+    incident_id: str | None = None
+    users_affected: int = Field(ge=0)
+    personas_affected: list[str] = Field(default_factory=list)
+    tier: int = Field(ge=1, le=4)
+    weighting: Weighting
+    calendar: CalendarContext | None = None
+    impact_rate: float = Field(ge=0, description="Weighted affected user-minutes per minute.")
+    business_impact_minutes: float = Field(ge=0, description="Accrued so far for this impact.")
+    priority: Literal["P1", "P2", "P3", "P4", "P5"] | None = None
+    high_visibility: bool = False
+    catalog_version: int = Field(ge=0)
+
+
+class AlertEvent(Contract):
+    """A prioritised alert for the on-call engineer."""
+
+    id: EventId
+    dedup_key: str
+    priority: Literal["P1", "P2", "P3", "P4", "P5"]
+    service_id: Identifier
+    owner_team: str
+    summary: str
+    high_visibility: bool = False
+    incident_id: str | None = None
+    time: AwareDatetime
+    resolved: bool = False
+
+
+class ItsmAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    RESOLVE = "resolve"
+
+
+class ItsmIncidentEvent(Contract):
+    """An incident record for downstream ITSM tools."""
+
+    id: EventId
+    action: ItsmAction
+    incident_id: str
+    short_description: str
+    impact: int = Field(ge=1, le=3)
+    urgency: int = Field(ge=1, le=3)
+    priority: Literal["P1", "P2", "P3", "P4", "P5"]
+    affected_services: list[Identifier]
+    business_impact_minutes: float = Field(ge=0)
+    time: AwareDatetime
+
+
+class DeadLetter(Contract):
+    """Input that could not be processed, kept with the reason so it can be replayed after a fix."""
+
+    id: EventId = Field(default_factory=new_id)
+    reason: str
+    source: str = Field(description="The process or adapter that gave up on it.")
+    original_topic: str | None = None
+    original_partition: int | None = None
+    original_offset: int | None = None
+    original_headers: dict[str, str] = Field(default_factory=dict)
+    payload: str = Field(description="The original bytes, decoded as UTF-8 with replacement.")
+    time: AwareDatetime = Field(default_factory=utcnow)
+
+
+class CatalogPublished(Contract):
+    """A new catalog version; the latest one per key wins on the compacted catalog topic."""
+
+    id: EventId
+    version: int = Field(ge=1)
+    fingerprint: str
+    documents: dict[str, Any] = Field(description="Catalog file name -> parsed YAML content.")
+    time: AwareDatetime

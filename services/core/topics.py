@@ -1,0 +1,133 @@
+"""The topic registry: every topic's name, contract, partitioning and retention in one place.
+
+Processes, the AsyncAPI document and the deployment manifests all read this table, so a topic is
+added or re-partitioned here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from impactline.core import contracts as c
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    name: str
+    contract: type[c.Contract]
+    ce_type: str
+    key: str
+    description: str
+    compacted: bool = False
+    partitions: int | None = None  # None: the deployment's default partition count
+
+    def __str__(self) -> str:
+        return self.name
+
+
+TELEMETRY = Topic(
+    "telemetry",
+    c.TelemetryEvent,
+    "io.impactline.telemetry.v1",
+    "ci_id",
+    "Validated CI observations from every source.",
+)
+CHANGES = Topic(
+    "changes",
+    c.ChangeEvent,
+    "io.impactline.change.v1",
+    "ci_id",
+    "Change records (deployments, configuration) on CIs.",
+)
+FEEDBACK = Topic(
+    "feedback",
+    c.FeedbackEvent,
+    "io.impactline.feedback.v1",
+    "service_id",
+    "User feedback: CSAT and comments per business service.",
+)
+CI_STATE = Topic(
+    "ci-state",
+    c.CIStateChanged,
+    "io.impactline.ci-state.v1",
+    "correlation_domain",
+    "CI state changes, keyed by correlation domain (internal to correlate).",
+)
+SERVICE_HEALTH = Topic(
+    "service-health",
+    c.ServiceHealthEvent,
+    "io.impactline.service-health.v1",
+    "service_id",
+    "Business service state changes derived from CI states and the catalog graph.",
+)
+INCIDENTS = Topic(
+    "incidents",
+    c.IncidentEvent,
+    "io.impactline.incident.v1",
+    "incident_id",
+    "Incident lifecycle: opened, updated, acknowledged, resolved, reopened.",
+)
+IMPACT = Topic(
+    "impact.all",
+    c.ImpactEvent,
+    "io.impactline.impact.v1",
+    "service_id",
+    "Experience-impact events of every business domain.",
+)
+ALERTS = Topic(
+    "alerts",
+    c.AlertEvent,
+    "io.impactline.alert.v1",
+    "dedup_key",
+    "Alerts prioritised by business impact for on-call engineers.",
+)
+ITSM = Topic(
+    "itsm",
+    c.ItsmIncidentEvent,
+    "io.impactline.itsm-incident.v1",
+    "incident_id",
+    "Incident create/update/resolve records for ITSM tools.",
+)
+DEAD_LETTERS = Topic(
+    "dead-letters",
+    c.DeadLetter,
+    "io.impactline.dead-letter.v1",
+    "source",
+    "Input that could not be processed, with the reason.",
+)
+CATALOG = Topic(
+    "catalog",
+    c.CatalogPublished,
+    "io.impactline.catalog.v1",
+    "catalog",
+    "The current service catalog; compacted so the latest version is always there.",
+    compacted=True,
+    partitions=1,
+)
+
+REGISTRY: tuple[Topic, ...] = (
+    TELEMETRY,
+    CHANGES,
+    FEEDBACK,
+    CI_STATE,
+    SERVICE_HEALTH,
+    INCIDENTS,
+    IMPACT,
+    ALERTS,
+    ITSM,
+    DEAD_LETTERS,
+    CATALOG,
+)
+BY_NAME = {t.name: t for t in REGISTRY}
+BY_CE_TYPE = {t.ce_type: t for t in REGISTRY}
+
+
+def impact_domain_topic(business_domain: str) -> Topic:
+    """The per-domain impact topic SRE teams subscribe to, e.g. `impact.finance`."""
+    return Topic(
+        f"impact.{business_domain}",
+        c.ImpactEvent,
+        IMPACT.ce_type,
+        IMPACT.key,
+        f"Experience-impact events of the {business_domain} business domain.",
+    )

@@ -1,0 +1,80 @@
+"""PostgreSQL access: connection pools with retries and the migration runner."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+import asyncpg
+from tenacity import (
+    AsyncRetrying,
+    before_sleep_log,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
+
+log = logging.getLogger(__name__)
+
+# Errors worth waiting out: the server restarting or not accepting connections yet.
+TRANSIENT = (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError)
+MIGRATION_LOCK = 0x1A4C7  # advisory lock id: only one process migrates at a time
+
+
+def retrying(deadline_s: float = 60.0) -> AsyncRetrying:
+    """Retry policy for database work: exponential backoff on transient errors, then give up."""
+    return AsyncRetrying(
+        retry=retry_if_exception_type(TRANSIENT),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        stop=stop_after_delay(deadline_s),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    )
+
+
+async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 5) -> asyncpg.Pool:
+    async for attempt in retrying():
+        with attempt:
+            return await asyncpg.create_pool(database_url, min_size=min_size, max_size=max_size)
+    raise AssertionError("unreachable")
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """(name, sql) of every migration shipped with the package, in order."""
+    folder = resources.files("impactline.runtime") / "migrations"
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [(f.name, f.read_text()) for f in files]
+
+
+async def migrate(database_url: str) -> list[str]:
+    """Apply the migrations not applied yet; returns their names. Safe to call concurrently."""
+    conn = await _connect(database_url)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+            applied = []
+            for name, sql in migration_files():
+                if name in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(sql)
+                    await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+                applied.append(name)
+                log.info("applied migration %s", name)
+            return applied
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+    finally:
+        await conn.close()
+
+
+async def _connect(database_url: str) -> asyncpg.Connection:
+    async for attempt in retrying():
+        with attempt:
+            return await asyncpg.connect(database_url)
+    raise AssertionError("unreachable")

@@ -1,0 +1,122 @@
+"""Kafka plumbing shared by every process: topic names, creation, producing CloudEvents."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from impactline.core import cloudevents, topics
+from impactline.core.contracts import Contract, DeadLetter
+from impactline.runtime.telemetry import current_trace_headers
+
+log = logging.getLogger(__name__)
+
+
+def topic_name(topic: topics.Topic | str, prefix: str = "") -> str:
+    """The broker-side name: an optional prefix keeps several deployments apart on one cluster."""
+    return f"{prefix}{topic}"
+
+
+async def ensure_topics(
+    bootstrap: str,
+    wanted: Iterable[topics.Topic],
+    *,
+    prefix: str = "",
+    default_partitions: int = 4,
+    replication_factor: int = 1,
+) -> None:
+    """Create the topics that do not exist yet, with the registry's partitions and compaction."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="impactline-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(
+                name=topic_name(t, prefix),
+                num_partitions=t.partitions or default_partitions,
+                replication_factor=replication_factor,
+                topic_configs={"cleanup.policy": "compact"} if t.compacted else {},
+            )
+            for t in wanted
+            if topic_name(t, prefix) not in existing
+        ]
+        if new:
+            response = await admin.create_topics(new)
+            for name, code, *_ in response.topic_errors:
+                # 36: created by another process at the same moment, which is fine.
+                if code not in (0, TopicAlreadyExistsError.errno):
+                    raise RuntimeError(f"could not create topic {name}: error code {code}")
+            log.info("created topics %s", ", ".join(n.name for n in new))
+    finally:
+        await admin.close()
+
+
+def new_producer(bootstrap: str, client_id: str, **overrides: object) -> AIOKafkaProducer:
+    """An idempotent producer that only reports success once every in-sync replica has it."""
+    options: dict[str, object] = {
+        "bootstrap_servers": bootstrap,
+        "client_id": client_id,
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "compression_type": None,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def message_for(
+    topic: topics.Topic,
+    event: Contract,
+    *,
+    source: str,
+    subject: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """Value and headers for `event`, carrying the current trace context."""
+    extra = current_trace_headers()
+    if headers:
+        extra.update(headers)
+    return cloudevents.encode(topic, event, source=source, subject=subject, extra_headers=extra)
+
+
+async def publish(
+    producer: AIOKafkaProducer,
+    topic: topics.Topic,
+    event: Contract,
+    *,
+    key: str,
+    source: str,
+    prefix: str = "",
+    name: str | None = None,
+) -> None:
+    """Produce one event and wait until the broker has it durably."""
+    value, headers = message_for(topic, event, source=source, subject=key)
+    await producer.send_and_wait(
+        name or topic_name(topic, prefix), value=value, key=key.encode(), headers=headers
+    )
+
+
+def dead_letter_for(
+    *,
+    reason: str,
+    source: str,
+    value: bytes | None,
+    headers: Iterable[tuple[str, bytes | None]] | None = None,
+    topic: str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+) -> DeadLetter:
+    return DeadLetter(
+        reason=reason,
+        source=source,
+        original_topic=topic,
+        original_partition=partition,
+        original_offset=offset,
+        original_headers=cloudevents.headers_to_dict(headers),
+        payload=(value or b"").decode("utf-8", errors="replace"),
+    )

@@ -1,0 +1,96 @@
+"""Process settings, from the environment (one place for every knob an operator can turn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from impactline.runtime.telemetry import EXPORTERS
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# Running from a source checkout (services/ next to pyproject.toml): keep state in its .cache/.
+SOURCE_ROOT = PACKAGE_DIR.parent if (PACKAGE_DIR.parent / "pyproject.toml").exists() else None
+
+
+def default_state_dir() -> Path:
+    if SOURCE_ROOT is not None:
+        return SOURCE_ROOT / ".cache"
+    return Path.home() / ".cache" / "impactline"
+
+
+def default_catalog_paths() -> list[Path]:
+    if SOURCE_ROOT is not None:
+        return [SOURCE_ROOT / "deploy" / "catalog"]
+    return []
+
+
+class SettingsError(RuntimeError):
+    """A required setting is missing; the message says which variable to set."""
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, description="host:port[,host:port]; unset: the embedded broker."
+    )
+    database_url: str | None = Field(
+        default=None, description="postgresql:// URL; unset: the embedded server.", repr=False
+    )
+    state_dir: Path = Field(
+        default_factory=default_state_dir,
+        validation_alias="IMPACTLINE_STATE_DIR",
+        description="Where embedded servers keep binaries, data and logs.",
+    )
+    topic_prefix: str = Field(
+        default="",
+        validation_alias="IMPACTLINE_TOPIC_PREFIX",
+        description="Prefix of every topic and consumer group, to share one cluster.",
+    )
+    topic_partitions: int = Field(default=4, ge=1, validation_alias="IMPACTLINE_PARTITIONS")
+    catalog_paths: Annotated[list[Path], NoDecode] = Field(
+        default_factory=default_catalog_paths,
+        validation_alias="IMPACTLINE_CATALOG",
+        description="Comma-separated catalog files or folders of *.yaml files.",
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="IMPACTLINE_API_KEYS",
+        description="Comma-separated `key=scope+scope` pairs accepted by the HTTP services.",
+        repr=False,
+    )
+    otel_exporter: str = Field(
+        default="none",
+        validation_alias="IMPACTLINE_TRACES_EXPORTER",
+        description=f"Trace exporter: one of {', '.join(EXPORTERS)}.",
+    )
+
+    @field_validator("catalog_paths", "api_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split(value)
+
+    def require_kafka(self) -> str:
+        if not self.kafka_bootstrap_servers:
+            raise SettingsError(
+                "no Kafka broker configured: set KAFKA_BOOTSTRAP_SERVERS "
+                "or start the embedded one with `impactline dev up`"
+            )
+        return self.kafka_bootstrap_servers
+
+    def require_database(self) -> str:
+        if not self.database_url:
+            raise SettingsError(
+                "no database configured: set DATABASE_URL "
+                "or start the embedded one with `impactline dev up`"
+            )
+        return self.database_url

@@ -1,0 +1,126 @@
+"""Faust plumbing shared by the stream processors (correlate, impact).
+
+Messages are CloudEvents in binary mode, so topics carry raw bytes and the agents decode them with
+the contracts; a message that does not decode goes to the dead-letter topic and the agent moves on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import contextmanager
+from typing import Any
+
+import faust
+from faust.types import EventT
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from impactline.core import cloudevents, topics
+from impactline.core.contracts import Contract
+from impactline.runtime.kafka import dead_letter_for, message_for, topic_name
+from impactline.runtime.settings import Settings
+from impactline.runtime.telemetry import context_from_headers
+
+log = logging.getLogger(__name__)
+
+
+def create_stream_app(name: str, settings: Settings) -> faust.App:
+    """A Faust app for one stream service, on the configured broker, with in-memory tables.
+
+    Tables are rebuilt from their changelog topics when a worker starts, so the in-memory store
+    loses nothing that was committed.
+    """
+    return faust.App(
+        f"{settings.topic_prefix}impactline-{name}",
+        broker=f"kafka://{settings.require_kafka()}",
+        store="memory://",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=False,
+        table_cleanup_interval=30.0,
+        broker_commit_every=100,
+        broker_commit_interval=1.0,
+        autodiscover=False,
+    )
+
+
+class StreamIO:
+    """Typed reading and writing of registry topics for one Faust app."""
+
+    def __init__(self, app: faust.App, settings: Settings, source: str) -> None:
+        self.app = app
+        self.settings = settings
+        self.source = source
+        self.tracer = trace.get_tracer(f"impactline.{source}")
+        self._topics: dict[str, faust.TopicT] = {}
+        self.dead_letters = self.topic(topics.DEAD_LETTERS)
+
+    def topic(self, topic: topics.Topic | str) -> faust.TopicT:
+        name = topic_name(topic, self.settings.topic_prefix)
+        if name not in self._topics:
+            self._topics[name] = self.app.topic(
+                name,
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+            )
+        return self._topics[name]
+
+    async def decoded(
+        self, topic: topics.Topic, stream: faust.StreamT
+    ) -> AsyncIterator[tuple[EventT, cloudevents.Envelope]]:
+        """Each event of `stream` that decodes; the others are dead-lettered with the reason."""
+        async for event in stream.events():
+            try:
+                envelope = cloudevents.decode(topic, event.value, _header_items(event))
+            except cloudevents.DecodeError as exc:
+                await self.dead_letter(event, str(exc))
+                continue
+            yield event, envelope
+
+    @contextmanager
+    def span(self, name: str, envelope: cloudevents.Envelope) -> Any:
+        """A span continuing the trace the message carries."""
+        ctx = context_from_headers(envelope.headers)
+        with self.tracer.start_as_current_span(name, context=ctx, kind=SpanKind.CONSUMER) as span:
+            yield span
+
+    async def send(
+        self, topic: topics.Topic | str, event: Contract, *, key: str, registry: topics.Topic
+    ) -> None:
+        """Produce and wait until the broker has it, before the input offset may be committed."""
+        value, headers = message_for(
+            registry, event, source=f"impactline/{self.source}", subject=key
+        )
+        fut = await self.topic(topic).send(key=key.encode(), value=value, headers=headers)
+        await fut
+
+    async def dead_letter(self, event: EventT, reason: str) -> None:
+        msg = event.message
+        log.warning("dead-lettering %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason)
+        letter = dead_letter_for(
+            reason=reason,
+            source=self.source,
+            value=event.value,
+            headers=_header_items(event),
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+        )
+        await self.send(topics.DEAD_LETTERS, letter, key=self.source, registry=topics.DEAD_LETTERS)
+
+
+def _header_items(event: EventT) -> list[tuple[str, bytes | None]]:
+    headers = event.headers or {}
+    items = headers.items() if isinstance(headers, dict) else headers
+    return [(k, v) for k, v in items]
+
+
+def run_worker(app: faust.App, loglevel: str = "info") -> None:
+    """Run `app` in this process until SIGINT/SIGTERM, then shut down cleanly."""
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
