@@ -2,7 +2,7 @@
 
 import typer
 
-from impactline.cli import calendar, catalog, dev, run, serve
+from impactline.cli import calendar, catalog, dev, run, schemas, serve
 
 app = typer.Typer(
     name="impactline",
@@ -14,6 +14,7 @@ app.add_typer(dev.app, name="dev")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(serve.app, name="serve")
+app.add_typer(schemas.app, name="schemas")
 app.command("run", help="Start everything with the demo catalog and scenario.")(run.run)
 
 if __name__ == "__main__":

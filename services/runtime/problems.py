@@ -62,10 +62,7 @@ def invalid_fields(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     out = []
     for err in errors:
         loc = tuple(err.get("loc", ()))
-        # A union of "one event | list of events" reports the branch name first; drop it.
         if loc and loc[0] == "body":
-            loc = loc[1:]
-        if loc and isinstance(loc[0], str) and loc[0].startswith(("list[", "function-")):
             loc = loc[1:]
         out.append({"pointer": json_pointer(loc), "field": _field_name(loc), "detail": err["msg"]})
     return out

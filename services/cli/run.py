@@ -1,0 +1,141 @@
+"""`impactline run`: the whole system on embedded defaults, a demo scenario, live impact events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+import yaml
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from rich.console import Console
+
+from impactline.core import cloudevents, topics
+from impactline.core.contracts import ImpactEvent, utcnow
+from impactline.core.scenario import Scenario
+from impactline.runtime.embedded import ensure_infrastructure, stop_infrastructure
+from impactline.runtime.kafka import topic_name
+from impactline.runtime.settings import SOURCE_ROOT, Settings
+from impactline.runtime.system import RunningSystem, start_system
+
+console = Console(highlight=False)
+DEFAULT_SCENARIO = (SOURCE_ROOT or Path(".")) / "deploy" / "scenarios" / "demo.yaml"
+
+
+def run(
+    scenario: Annotated[
+        Path, typer.Option(help="Scenario to play once the system is up.", exists=True)
+    ] = DEFAULT_SCENARIO,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
+    ] = None,
+    ingest_port: Annotated[int, typer.Option(help="Port of the ingest API.")] = 8081,
+    keep_infra: Annotated[
+        bool, typer.Option(help="Leave the embedded Kafka and PostgreSQL running on exit.")
+    ] = False,
+) -> None:
+    """Start Kafka, PostgreSQL and every service, play the demo scenario, print impact events."""
+    plan = Scenario.model_validate(yaml.safe_load(scenario.read_text()))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run(plan, duration, ingest_port, keep_infra))
+    console.print("[bold]stopped[/bold]: every process this run started has exited")
+
+
+async def _run(plan: Scenario, duration: float | None, ingest_port: int, keep: bool) -> None:
+    started = time.monotonic()
+    settings = Settings()
+    console.print(
+        "[bold]impactline[/bold]: starting Kafka and PostgreSQL (first run installs them)"
+    )
+    infra = await ensure_infrastructure(settings)
+    settings = settings.model_copy(
+        update={"kafka_bootstrap_servers": infra.bootstrap, "database_url": infra.database_url}
+    )
+    log_dir = settings.state_dir / "logs"
+    system: RunningSystem | None = None
+    try:
+        console.print("starting ingest, correlate and impact ...")
+        system = await start_system(settings, ingest_port=ingest_port, log_dir=log_dir)
+        console.print(f"ready after {time.monotonic() - started:.1f}s\n")
+        _print_where_to_look(system, infra.bootstrap, log_dir)
+        watcher = asyncio.create_task(_print_impacts(settings))
+        await asyncio.sleep(0)  # let the watcher position itself before events flow
+        await _play(plan, system)
+        if duration is not None:
+            await asyncio.sleep(max(0.0, duration - (time.monotonic() - started)))
+        else:
+            console.print("\n[dim]Ctrl-C stops everything.[/dim]")
+            while True:
+                system.supervisor.check()
+                await asyncio.sleep(1)
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    finally:
+        if system is not None:
+            system.stop()
+        if not keep:
+            await stop_infrastructure(infra)
+
+
+def _print_where_to_look(system: RunningSystem, bootstrap: str, log_dir: Path) -> None:
+    key_file = system.settings.state_dir / "dev-api-key"
+    console.print(f"  ingest API     {system.ingest_url}/docs   (POST /v1/events)")
+    console.print(f"  API key        in {key_file} (admin scope, new each run)")
+    console.print(f"  Kafka          {bootstrap}   topics: impact.all, impact.<domain>, ...")
+    console.print(f"  logs           {log_dir}/")
+    console.print("")
+
+
+async def _play(plan: Scenario, system: RunningSystem) -> None:
+    console.print(f"[bold]scenario[/bold] {plan.name}: {plan.description.strip()}")
+    headers = {"Authorization": f"Bearer {system.api_key}"}
+    async with httpx.AsyncClient(base_url=system.ingest_url, headers=headers) as client:
+        for step in plan.steps:
+            await asyncio.sleep(step.after_seconds)
+            event = step.event(now=utcnow())
+            response = await client.post("/v1/events", content=event.model_dump_json())
+            response.raise_for_status()
+            console.print(f"  -> posted {event.ci_id} {event.state.value}: {event.summary}")
+
+
+def _now():
+    from impactline.core.contracts import utcnow
+
+    return utcnow()
+
+
+async def _print_impacts(settings: Settings) -> None:
+    name = topic_name(topics.IMPACT, settings.topic_prefix)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.require_kafka(), enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        async for msg in consumer:
+            envelope = cloudevents.decode(topics.IMPACT, msg.value, msg.headers)
+            console.print(format_impact(envelope.event))  # type: ignore[arg-type]
+            console.print(f"[dim]{msg.value.decode()}[/dim]")
+    finally:
+        await consumer.stop()
+
+
+def format_impact(event: ImpactEvent) -> str:
+    weight = (
+        f"calendar {event.calendar.period} x{event.calendar.weight:g}"
+        if event.calendar
+        else "unweighted"
+    )
+    return (
+        f"[bold]impact[/bold] {event.service_id} is {event.state.value}: "
+        f"{event.users_affected} users, rate {event.impact_rate:g}/min, {weight}, "
+        f"{event.business_impact_minutes:g} business impact minutes "
+        f"(cause {event.cause_ci_id})"
+    )
