@@ -11,14 +11,13 @@ from typing import Annotated
 import httpx
 import typer
 import yaml
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
 
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import ImpactEvent, utcnow
 from impactline.core.scenario import Scenario
 from impactline.runtime.embedded import ensure_infrastructure, stop_infrastructure
-from impactline.runtime.kafka import topic_name
+from impactline.runtime.kafka import open_tail, topic_name
 from impactline.runtime.settings import SOURCE_ROOT, Settings
 from impactline.runtime.system import RunningSystem, start_system
 
@@ -111,14 +110,8 @@ def _now():
 
 async def _print_impacts(settings: Settings) -> None:
     name = topic_name(topics.IMPACT, settings.topic_prefix)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.require_kafka(), enable_auto_commit=False
-    )
-    await consumer.start()
+    consumer = await open_tail(settings.require_kafka(), name)
     try:
-        partitions = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
         async for msg in consumer:
             envelope = cloudevents.decode(topics.IMPACT, msg.value, msg.headers)
             console.print(format_impact(envelope.event))  # type: ignore[arg-type]

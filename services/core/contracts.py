@@ -193,6 +193,7 @@ class ImpactEvent(Contract):
     state: State
     time: AwareDatetime
     cause_ci_id: Identifier
+    cause_event_id: EventId = Field(description="The telemetry event that started the chain.")
     incident_id: str | None = None
     users_affected: int = Field(ge=0)
     personas_affected: list[str] = Field(default_factory=list)

@@ -17,7 +17,7 @@ from impactline.core.contracts import CIStateChanged, ServiceHealthEvent, Teleme
 from impactline.core.states import State
 from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion
 from impactline.runtime.settings import Settings
-from impactline.runtime.streams import StreamIO, create_stream_app
+from impactline.runtime.streams import Rejected, StreamIO, create_stream_app
 from impactline.runtime.telemetry import setup_tracing
 
 log = logging.getLogger(__name__)
@@ -41,72 +41,66 @@ def create_app(settings: Settings, holder: CatalogHolder | None = None) -> faust
 
     holder.on_switch(reset_trackers)
 
+    async def on_telemetry(telemetry: TelemetryEvent) -> None:
+        current = holder.current
+        if telemetry.ci_id not in current.catalog.cis:
+            raise Rejected(f"CI {telemetry.ci_id!r} is not in catalog version {current.version}")
+        previous = State(ci_states.get(telemetry.ci_id) or State.OK)
+        if previous == telemetry.state:
+            return
+        ci_states[telemetry.ci_id] = telemetry.state.value
+        domain = current.graph.domain_of(telemetry.ci_id)
+        change = CIStateChanged(
+            id=derived_id(telemetry.id, "ci-state"),
+            ci_id=telemetry.ci_id,
+            state=telemetry.state,
+            previous_state=previous,
+            time=telemetry.time,
+            correlation_domain=domain,
+            cause_event_id=telemetry.id,
+        )
+        await io.send(topics.CI_STATE, change, key=domain, registry=topics.CI_STATE)
+
+    def tracker_for(domain: str, current: CatalogVersion) -> ServiceHealth:
+        tracker = trackers.get(domain)
+        if tracker is None:
+            known = {
+                ci: State(state)
+                for ci, state in domain_states.get(domain, {}).items()
+                if ci in current.catalog.cis
+            }
+            tracker = trackers[domain] = ServiceHealth(current.graph, known)
+        return tracker
+
+    async def on_ci_state(change: CIStateChanged) -> None:
+        current = holder.current
+        domain = change.correlation_domain
+        tracker = tracker_for(domain, current)
+        before = {s: tracker.state_of(s) for s in current.graph.services_affected_by(change.ci_id)}
+        changed = tracker.set_ci_state(change.ci_id, change.state)
+        domain_states[domain] = {**domain_states.get(domain, {}), change.ci_id: change.state.value}
+        for service_id, state in sorted(changed.items()):
+            health = ServiceHealthEvent(
+                id=derived_id(change.cause_event_id, service_id, state.value),
+                service_id=service_id,
+                state=state,
+                previous_state=before.get(service_id, State.OK),
+                time=change.time,
+                correlation_domain=domain,
+                cause_ci_id=change.ci_id,
+                cause_event_id=change.cause_event_id,
+                catalog_version=current.version,
+            )
+            await io.send(
+                topics.SERVICE_HEALTH, health, key=service_id, registry=topics.SERVICE_HEALTH
+            )
+
     @app.agent(io.topic(topics.TELEMETRY))
     async def per_ci(stream: faust.StreamT) -> None:
-        async for event, envelope in io.decoded(topics.TELEMETRY, stream):
-            telemetry: TelemetryEvent = envelope.event  # type: ignore[assignment]
-            with io.span("correlate ci-state", envelope):
-                current = holder.current
-                if telemetry.ci_id not in current.catalog.cis:
-                    await io.dead_letter(
-                        event,
-                        f"CI {telemetry.ci_id!r} is not in catalog version {current.version}",
-                    )
-                    continue
-                previous = State(ci_states[telemetry.ci_id] or State.OK)
-                if previous == telemetry.state:
-                    continue
-                ci_states[telemetry.ci_id] = telemetry.state.value
-                domain = current.graph.domain_of(telemetry.ci_id)
-                change = CIStateChanged(
-                    id=derived_id(telemetry.id, "ci-state"),
-                    ci_id=telemetry.ci_id,
-                    state=telemetry.state,
-                    previous_state=previous,
-                    time=telemetry.time,
-                    correlation_domain=domain,
-                    cause_event_id=telemetry.id,
-                )
-                await io.send(topics.CI_STATE, change, key=domain, registry=topics.CI_STATE)
+        await io.consume(topics.TELEMETRY, stream, on_telemetry, "correlate ci-state")
 
     @app.agent(io.topic(topics.CI_STATE))
     async def per_domain(stream: faust.StreamT) -> None:
-        async for _event, envelope in io.decoded(topics.CI_STATE, stream):
-            change: CIStateChanged = envelope.event  # type: ignore[assignment]
-            with io.span("correlate service-health", envelope):
-                current = holder.current
-                domain = change.correlation_domain
-                known = dict(domain_states[domain])
-                tracker = trackers.get(domain)
-                if tracker is None:
-                    tracker = trackers[domain] = ServiceHealth(current.graph)
-                    for ci_id, state in known.items():
-                        if ci_id in current.catalog.cis:
-                            tracker.set_ci_state(ci_id, State(state))
-                previous_services = {
-                    sid: tracker.state_of(sid)
-                    for sid in current.graph.services_affected_by(change.ci_id)
-                }
-                changed = tracker.set_ci_state(change.ci_id, change.state)
-                known[change.ci_id] = change.state.value
-                domain_states[domain] = known
-                for service_id, state in sorted(changed.items()):
-                    health = ServiceHealthEvent(
-                        id=derived_id(change.cause_event_id, service_id, state.value),
-                        service_id=service_id,
-                        state=state,
-                        previous_state=previous_services.get(service_id, State.OK),
-                        time=change.time,
-                        correlation_domain=domain,
-                        cause_ci_id=change.ci_id,
-                        cause_event_id=change.cause_event_id,
-                        catalog_version=current.version,
-                    )
-                    await io.send(
-                        topics.SERVICE_HEALTH,
-                        health,
-                        key=service_id,
-                        registry=topics.SERVICE_HEALTH,
-                    )
+        await io.consume(topics.CI_STATE, stream, on_ci_state, "correlate service-health")
 
     return app

@@ -47,7 +47,7 @@ class ImpactLedger:
             trace_id,
             event.model_dump_json(),
         )
-        async for attempt in retrying():
+        async for attempt in retrying(deadline_s=None):
             with attempt:
                 status = await self._pool.execute(INSERT, *args)
         return status.endswith(" 1")

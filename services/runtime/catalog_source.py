@@ -29,7 +29,7 @@ class CatalogHolder:
     @classmethod
     def from_files(cls, paths: Iterable[Path], version: int = 0) -> CatalogHolder:
         catalog = load_catalog(list(paths))
-        return cls(CatalogVersion(version, catalog, CatalogGraph(catalog)))
+        return cls(CatalogVersion(version, catalog, catalog.graph))
 
     @property
     def current(self) -> CatalogVersion:
@@ -42,7 +42,7 @@ class CatalogHolder:
         """Adopt `catalog` as `version` unless it is not newer; returns whether it switched."""
         if version <= self._current.version:
             return False
-        self._current = CatalogVersion(version, catalog, CatalogGraph(catalog))
+        self._current = CatalogVersion(version, catalog, catalog.graph)
         log.info("switched to catalog version %d", version)
         for listener in self._listeners:
             listener(self._current)

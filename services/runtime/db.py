@@ -11,6 +11,7 @@ from tenacity import (
     before_sleep_log,
     retry_if_exception_type,
     stop_after_delay,
+    stop_never,
     wait_exponential,
 )
 
@@ -21,12 +22,16 @@ TRANSIENT = (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotEx
 MIGRATION_LOCK = 0x1A4C7  # advisory lock id: only one process migrates at a time
 
 
-def retrying(deadline_s: float = 60.0) -> AsyncRetrying:
-    """Retry policy for database work: exponential backoff on transient errors, then give up."""
+def retrying(deadline_s: float | None = 60.0) -> AsyncRetrying:
+    """Retry policy for database work: exponential backoff on transient errors.
+
+    With no deadline it waits the outage out, which is what a stream sink wants: its input offset
+    stays uncommitted meanwhile, so nothing is lost and nothing skipped.
+    """
     return AsyncRetrying(
         retry=retry_if_exception_type(TRANSIENT),
         wait=wait_exponential(multiplier=0.2, max=5),
-        stop=stop_after_delay(deadline_s),
+        stop=stop_never if deadline_s is None else stop_after_delay(deadline_s),
         before_sleep=before_sleep_log(log, logging.WARNING),
         reraise=True,
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -120,3 +121,39 @@ def dead_letter_for(
         original_headers=cloudevents.headers_to_dict(headers),
         payload=(value or b"").decode("utf-8", errors="replace"),
     )
+
+
+async def open_tail(bootstrap: str, name: str, timeout_s: float = 30.0) -> AIOKafkaConsumer:
+    """A group-less consumer positioned at the current end of every partition of `name`.
+
+    Only messages produced after this returns are read, which is what a live view or a test
+    waiting for "the event my request caused" needs.
+    """
+    ids = await partition_ids(bootstrap, name, timeout_s)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(name, p) for p in sorted(ids)]
+        consumer.assign(parts)
+        await consumer.seek_to_end(*parts)
+        for p in parts:  # resolve the end offsets now, before anything else is produced
+            await consumer.position(p)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
+
+
+async def partition_ids(bootstrap: str, name: str, timeout_s: float = 30.0) -> list[int]:
+    """The partitions of topic `name`, waiting (with a deadline) for it to exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="impactline-admin")
+    await admin.start()
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                (described,) = await admin.describe_topics([name])
+                if described["error_code"] == 0 and described["partitions"]:
+                    return sorted(p["partition"] for p in described["partitions"])
+                await asyncio.sleep(0.2)
+    finally:
+        await admin.close()

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         validation_alias="IMPACTLINE_STATE_DIR",
         description="Where embedded servers keep binaries, data and logs.",
     )
+    kafka_version: str | None = Field(
+        default=None,
+        validation_alias="KAFKA_VERSION",
+        description="Embedded broker version; unset: the one pinned in deploy/kafka/pom.xml.",
+    )
     topic_prefix: str = Field(
         default="",
         validation_alias="IMPACTLINE_TOPIC_PREFIX",

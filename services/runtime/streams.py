@@ -7,8 +7,7 @@ the contracts; a message that does not decode goes to the dead-letter topic and 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -47,6 +46,13 @@ def create_stream_app(name: str, settings: Settings) -> faust.App:
     )
 
 
+class Rejected(Exception):
+    """A handler's word that this input can never be processed as it is (e.g. an unknown CI)."""
+
+
+Handler = Callable[[Any], Awaitable[None]]
+
+
 class StreamIO:
     """Typed reading and writing of registry topics for one Faust app."""
 
@@ -70,24 +76,30 @@ class StreamIO:
             )
         return self._topics[name]
 
-    async def decoded(
-        self, topic: topics.Topic, stream: faust.StreamT
-    ) -> AsyncIterator[tuple[EventT, cloudevents.Envelope]]:
-        """Each event of `stream` that decodes; the others are dead-lettered with the reason."""
+    async def consume(
+        self, topic: topics.Topic, stream: faust.StreamT, handler: Handler, span_name: str
+    ) -> None:
+        """Run `handler` on each decoded event of `stream`, inside the trace the message carries.
+
+        Input that cannot be processed (it does not decode, the handler rejects it, or the handler
+        fails on it) goes to the dead-letter topic with the reason and the agent moves on: one bad
+        record never stops a worker. Transient failures are retried inside the handler's sinks.
+        """
         async for event in stream.events():
             try:
                 envelope = cloudevents.decode(topic, event.value, _header_items(event))
             except cloudevents.DecodeError as exc:
                 await self.dead_letter(event, str(exc))
                 continue
-            yield event, envelope
-
-    @contextmanager
-    def span(self, name: str, envelope: cloudevents.Envelope) -> Any:
-        """A span continuing the trace the message carries."""
-        ctx = context_from_headers(envelope.headers)
-        with self.tracer.start_as_current_span(name, context=ctx, kind=SpanKind.CONSUMER) as span:
-            yield span
+            ctx = context_from_headers(envelope.headers)
+            with self.tracer.start_as_current_span(span_name, context=ctx, kind=SpanKind.CONSUMER):
+                try:
+                    await handler(envelope.event)
+                except Rejected as exc:
+                    await self.dead_letter(event, str(exc))
+                except Exception as exc:
+                    log.exception("%s failed on a message of %s", span_name, topic.name)
+                    await self.dead_letter(event, f"{type(exc).__name__}: {exc}")
 
     async def send(
         self, topic: topics.Topic | str, event: Contract, *, key: str, registry: topics.Topic

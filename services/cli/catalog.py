@@ -1,0 +1,65 @@
+"""`impactline catalog` commands."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from impactline.core.catalog import CatalogInvalid, CatalogUnreadable, load_catalog
+
+app = typer.Typer(
+    help="Check and inspect the service catalog (business services, technical services, CIs).",
+    no_args_is_help=True,
+)
+
+
+@app.callback()
+def _group() -> None:
+    """Keep `validate` a sub-command even while it is the only one."""
+
+
+_VALIDATE_HELP = (
+    "Check catalog files as one catalog and print a summary, or every error found "
+    "(file:path: message).\n\n"
+    "Exit status: 0 when valid, 1 when the catalog breaks a rule, "
+    "2 when a file cannot be read or is not valid YAML."
+)
+
+
+@app.command(help=_VALIDATE_HELP)
+def validate(
+    files: list[Path] = typer.Argument(
+        ...,
+        help="Catalog YAML files, or directories whose *.yaml / *.yml files are read.",
+        show_default=False,
+    ),
+) -> None:
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        progress = errors.status("reading the catalog...") if errors.is_terminal else nullcontext()
+        with progress:
+            catalog = load_catalog(files)
+            domains = len(catalog.graph.domains())
+    except CatalogUnreadable as exc:
+        for error in exc.errors:
+            errors.print(str(error), markup=False)
+        raise typer.Exit(2) from None
+    except CatalogInvalid as exc:
+        for error in exc.errors:
+            errors.print(str(error), markup=False)
+        count = len(exc.errors)
+        errors.print(f"{count} error{'s' if count != 1 else ''}", markup=False)
+        raise typer.Exit(1) from None
+    counts = (
+        _count(len(catalog.services), "service"),
+        _count(len(catalog.cis), "CI"),
+        _count(domains, "domain"),
+    )
+    typer.echo(f"ok: {', '.join(counts)}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -1,0 +1,74 @@
+"""What an adapter hands back: the events it could build and, per item, the ones it could not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from impactline.core import topics
+from impactline.core.contracts import ChangeEvent, DeadLetter, FeedbackEvent, TelemetryEvent, utcnow
+from impactline.ingest.adapters.errors import AdapterError
+
+IngestEvent = TelemetryEvent | ChangeEvent | FeedbackEvent
+E = TypeVar("E", bound=IngestEvent)
+_TOPICS: dict[type[IngestEvent], topics.Topic] = {
+    TelemetryEvent: topics.TELEMETRY,
+    ChangeEvent: topics.CHANGES,
+    FeedbackEvent: topics.FEEDBACK,
+}
+
+
+def destination(event: IngestEvent) -> tuple[topics.Topic, str]:
+    """The topic an event is published on and its partition key (CI id or service id)."""
+    topic = _TOPICS[type(event)]
+    return topic, str(getattr(event, topic.key))
+
+
+@dataclass(slots=True)
+class Translation(Generic[E]):
+    """The outcome of translating one request body.
+
+    `accepted` are ready to publish. `rejected` pairs the index of each item that failed (in the
+    batch, the `alerts` array or the NDJSON lines) with the reason; the error's pointer already
+    includes that index. `notes` are facts worth telling the client that are not errors (e.g. a
+    PagerDuty acknowledge produces no telemetry).
+    """
+
+    accepted: list[E] = field(default_factory=list)
+    rejected: list[tuple[int, AdapterError]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # The original item of each rejection, kept so nothing vanishes: see dead_letters().
+    rejected_items: dict[int, Any] = field(default_factory=dict, repr=False)
+
+    def reject(self, index: int, error: AdapterError, item: Any) -> None:
+        self.rejected.append((index, error))
+        self.rejected_items[index] = item
+
+    def rejection_fields(self) -> list[dict[str, Any]]:
+        """Problem-document `errors` entries for every rejected item, each with its index."""
+        return [{"index": i, **f} for i, err in self.rejected for f in err.fields()]
+
+    def dead_letters(self, source: str, *, time: datetime | None = None) -> list[DeadLetter]:
+        """One dead letter per rejected item, carrying the reason and the item as sent."""
+        when = time or utcnow()
+        return [
+            DeadLetter(
+                reason=str(err),
+                source=source,
+                payload=_as_text(self.rejected_items.get(index)),
+                time=when,
+            )
+            for index, err in self.rejected
+        ]
+
+
+def _as_text(item: Any) -> str:
+    if isinstance(item, bytes):
+        return item.decode("utf-8", errors="replace")
+    try:
+        return orjson.dumps(item).decode()
+    except TypeError:
+        return repr(item)

@@ -1,0 +1,103 @@
+"""The whole system as separate processes on the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from impactline.core import cloudevents, topics
+from impactline.runtime.kafka import ensure_topics, open_tail, topic_name
+from impactline.runtime.settings import Settings
+from impactline.runtime.system import RunningSystem, start_system
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TopicTail:
+    """Reads a topic from its end at creation; `wait_for` a matching event with a deadline."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, topic: topics.Topic) -> None:
+        self.consumer = consumer
+        self.topic = topic
+        self.seen: list[tuple[cloudevents.Envelope, dict[str, str]]] = []
+
+    @classmethod
+    async def open(cls, settings: Settings, topic: topics.Topic) -> TopicTail:
+        await ensure_topics(settings.require_kafka(), [topic], prefix=settings.topic_prefix)
+        name = topic_name(topic, settings.topic_prefix)
+        consumer = await open_tail(settings.require_kafka(), name)
+        return cls(consumer, topic)
+
+    async def wait_for(
+        self, match: Callable[[cloudevents.Envelope], bool], timeout_s: float = 60.0
+    ) -> cloudevents.Envelope:
+        for envelope, _ in self.seen:
+            if match(envelope):
+                return envelope
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            batches = await self.consumer.getmany(timeout_ms=int(min(left, 1.0) * 1000))
+            for records in batches.values():
+                for msg in records:
+                    envelope = cloudevents.decode(self.topic, msg.value, msg.headers)
+                    self.seen.append((envelope, envelope.headers))
+                    if match(envelope):
+                        return envelope
+        raise TimeoutError(f"no matching event on {self.topic.name} within {timeout_s}s")
+
+    async def close(self) -> None:
+        await self.consumer.stop()
+
+
+@pytest.fixture(scope="session")
+def e2e_settings(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    # A fresh topic namespace per session: no offsets or table state from earlier runs.
+    return Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+        IMPACTLINE_TOPIC_PREFIX=f"e2e-{uuid.uuid4().hex[:8]}.",
+        IMPACTLINE_CATALOG=str(ROOT / "deploy" / "catalog"),
+        IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
+    )
+
+
+@pytest.fixture(scope="session")
+async def system(
+    e2e_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningSystem]:
+    running = await start_system(
+        e2e_settings, ingest_port=free_port(), log_dir=tmp_path_factory.mktemp("logs")
+    )
+    try:
+        yield running
+    finally:
+        await asyncio.to_thread(running.stop)
+
+
+@pytest.fixture
+async def tail(e2e_settings: Settings) -> AsyncIterator[Callable[[topics.Topic], object]]:
+    opened: list[TopicTail] = []
+
+    async def open_tail(topic: topics.Topic) -> TopicTail:
+        t = await TopicTail.open(e2e_settings, topic)
+        opened.append(t)
+        return t
+
+    yield open_tail
+    for t in opened:
+        await t.close()

@@ -1,0 +1,33 @@
+"""Shared test helpers: wait on a condition with a deadline instead of sleeping and hoping."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def wait_for(
+    predicate: Callable[[], T | Awaitable[T]],
+    timeout: float = 10.0,  # noqa: ASYNC109 - a polling deadline, not a cancel scope
+    interval: float = 0.1,
+    message: str = "condition",
+) -> T:
+    """Poll `predicate` (sync or async) until it returns something truthy, and return that.
+
+    Fails the test with `message` when `timeout` seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} not met within {timeout:g}s (last value: {result!r})")
+        await asyncio.sleep(interval)
