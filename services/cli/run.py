@@ -112,10 +112,14 @@ async def _print_impacts(settings: Settings) -> None:
     name = topic_name(topics.IMPACT, settings.topic_prefix)
     consumer = await open_tail(settings.require_kafka(), name)
     try:
+        shown_json = False
         async for msg in consumer:
-            envelope = cloudevents.decode(topics.IMPACT, msg.value, msg.headers)
-            console.print(format_impact(envelope.event))  # type: ignore[arg-type]
-            console.print(f"[dim]{msg.value.decode()}[/dim]")
+            event: ImpactEvent = cloudevents.decode(topics.IMPACT, msg.value, msg.headers).event  # type: ignore[assignment]
+            console.print(format_impact(event), soft_wrap=True)
+            if not shown_json:
+                # One event in full, so the contract SRE teams subscribe to is visible as it is.
+                console.print_json(msg.value.decode())
+                shown_json = True
     finally:
         await consumer.stop()
 
