@@ -182,10 +182,28 @@ class CalendarContext(Contract):
     local_time: str
 
 
+class ImpactReason(StrEnum):
+    """Why an impact event was emitted."""
+
+    STATE_CHANGE = "state-change"
+    WEIGHT_CHANGE = "weight-change"
+    ACCRUAL = "accrual"
+    RECOVERED = "recovered"
+
+
+Priority = Literal["P1", "P2", "P3", "P4", "P5"]
+
+
 class ImpactEvent(Contract):
     """The experience impact of a business service's state, right now."""
 
     id: EventId
+    reason: ImpactReason = ImpactReason.STATE_CHANGE
+    episode_id: str | None = Field(
+        default=None,
+        description="One impact episode: from the service leaving `ok` until it is `ok` again.",
+    )
+    started_at: AwareDatetime | None = Field(default=None, description="When the episode began.")
     service_id: Identifier
     service_name: str
     business_domain: str
@@ -202,8 +220,11 @@ class ImpactEvent(Contract):
     calendar: CalendarContext | None = None
     impact_rate: float = Field(ge=0, description="Weighted affected user-minutes per minute.")
     business_impact_minutes: float = Field(ge=0, description="Accrued so far for this impact.")
-    priority: Literal["P1", "P2", "P3", "P4", "P5"] | None = None
+    priority: Priority | None = None
+    impact_level: int | None = Field(default=None, ge=1, le=3, description="ITIL impact 1-3.")
+    urgency: int | None = Field(default=None, ge=1, le=3, description="ITIL urgency 1-3.")
     high_visibility: bool = False
+    visibility_reasons: list[str] = Field(default_factory=list)
     catalog_version: int = Field(ge=0)
 
 
@@ -212,7 +233,7 @@ class AlertEvent(Contract):
 
     id: EventId
     dedup_key: str
-    priority: Literal["P1", "P2", "P3", "P4", "P5"]
+    priority: Priority
     service_id: Identifier
     owner_team: str
     summary: str
@@ -237,7 +258,7 @@ class ItsmIncidentEvent(Contract):
     short_description: str
     impact: int = Field(ge=1, le=3)
     urgency: int = Field(ge=1, le=3)
-    priority: Literal["P1", "P2", "P3", "P4", "P5"]
+    priority: Priority
     affected_services: list[Identifier]
     business_impact_minutes: float = Field(ge=0)
     time: AwareDatetime
