@@ -23,7 +23,10 @@ class Step(BaseModel):
 
     def event(self, now: datetime, source: str = "scenario") -> TelemetryEvent:
         return TelemetryEvent(
-            ci_id=self.ci_id, state=self.state, summary=self.summary, time=self.at or now,
+            ci_id=self.ci_id,
+            state=self.state,
+            summary=self.summary,
+            time=self.at or now,
             source=source,
         )
 
