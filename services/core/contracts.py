@@ -126,7 +126,49 @@ class ServiceHealthEvent(Contract):
     correlation_domain: str = Field(description="Connected component of the catalog graph.")
     cause_ci_id: Identifier
     cause_event_id: EventId
+    incident_id: str | None = Field(default=None, description="The incident the cause is in.")
     catalog_version: int = Field(ge=0)
+
+
+class CIAnnotation(Contract):
+    """How correlate handled one CI state change: joined or opened an incident, or silenced.
+
+    Silenced failures are kept here with the reason, never dropped.
+    """
+
+    id: EventId
+    ci_id: Identifier
+    state: State
+    time: AwareDatetime
+    cause_event_id: EventId
+    correlation_domain: str
+    note: str
+    incident_id: str | None = None
+    silenced_by: str | None = None
+
+
+class IncidentCommandAction(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
+class IncidentCommand(Contract):
+    """An operator's acknowledge or resolve, routed to the worker that owns the incident."""
+
+    id: EventId = Field(default_factory=new_id)
+    incident_id: str
+    correlation_domain: str
+    action: IncidentCommandAction
+    time: AwareDatetime = Field(default_factory=utcnow)
+    requested_by: str = Field(max_length=200)
+    note: str = Field(default="", max_length=2000)
+
+
+class Tick(Contract):
+    """A clock signal for one partition, so timers run inside the stream that owns the state."""
+
+    id: EventId = Field(default_factory=new_id)
+    time: AwareDatetime = Field(default_factory=utcnow)
 
 
 class IncidentAction(StrEnum):

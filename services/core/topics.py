@@ -20,6 +20,8 @@ class Topic:
     description: str
     compacted: bool = False
     partitions: int | None = None  # None: the deployment's default partition count
+    # Broker-side `max.message.bytes`; None: the broker default (about 1 MiB).
+    max_message_bytes: int | None = None
 
     def __str__(self) -> str:
         return self.name
@@ -52,6 +54,41 @@ CI_STATE = Topic(
     "io.impactline.ci-state.v1",
     "correlation_domain",
     "CI state changes, keyed by correlation domain (internal to correlate).",
+)
+DOMAIN_CHANGES = Topic(
+    "changes.by-domain",
+    c.ChangeEvent,
+    "io.impactline.change.v1",
+    "correlation_domain",
+    "Change records re-keyed by correlation domain (internal to correlate).",
+)
+INCIDENT_COMMANDS = Topic(
+    "incident-commands",
+    c.IncidentCommand,
+    "io.impactline.incident-command.v1",
+    "correlation_domain",
+    "Acknowledge and resolve commands from the API, keyed by correlation domain.",
+)
+CI_ANNOTATIONS = Topic(
+    "ci-annotations",
+    c.CIAnnotation,
+    "io.impactline.ci-annotation.v1",
+    "correlation_domain",
+    "How each CI state change was handled: opened, joined, silenced (with the reason).",
+)
+TICKS_CI = Topic(
+    "ticks.ci",
+    c.Tick,
+    "io.impactline.tick.v1",
+    "partition",
+    "Clock signals per partition for per-CI timers (internal to correlate).",
+)
+TICKS_DOMAIN = Topic(
+    "ticks.domain",
+    c.Tick,
+    "io.impactline.tick.v1",
+    "partition",
+    "Clock signals per partition for per-domain timers (internal to correlate).",
 )
 SERVICE_HEALTH = Topic(
     "service-health",
@@ -103,6 +140,8 @@ CATALOG = Topic(
     "The current service catalog; compacted so the latest version is always there.",
     compacted=True,
     partitions=1,
+    # A large catalog is tens of MB of JSON; gzip brings 100k CIs to a few MB per message.
+    max_message_bytes=64 * 1024 * 1024,
 )
 
 REGISTRY: tuple[Topic, ...] = (
@@ -110,6 +149,11 @@ REGISTRY: tuple[Topic, ...] = (
     CHANGES,
     FEEDBACK,
     CI_STATE,
+    DOMAIN_CHANGES,
+    INCIDENT_COMMANDS,
+    CI_ANNOTATIONS,
+    TICKS_CI,
+    TICKS_DOMAIN,
     SERVICE_HEALTH,
     INCIDENTS,
     IMPACT,
@@ -118,8 +162,6 @@ REGISTRY: tuple[Topic, ...] = (
     DEAD_LETTERS,
     CATALOG,
 )
-BY_NAME = {t.name: t for t in REGISTRY}
-BY_CE_TYPE = {t.ce_type: t for t in REGISTRY}
 
 
 def impact_domain_topic(business_domain: str) -> Topic:

@@ -17,7 +17,7 @@ from impactline.impact.ledger import ImpactLedger
 from impactline.runtime.catalog_source import CatalogHolder
 from impactline.runtime.kafka import ensure_topics
 from impactline.runtime.settings import Settings
-from impactline.runtime.streams import Rejected, StreamIO, create_stream_app
+from impactline.runtime.streams import Rejected, StreamIO, create_stream_app, follow_catalog_topic
 from impactline.runtime.telemetry import current_trace_id, setup_tracing
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ def create_app(
     ledger = ledger or ImpactLedger(settings.require_database())
     app = create_stream_app("impact", settings)
     io = StreamIO(app, settings, "impact")
+    follow_catalog_topic(app, holder, settings)
     domain_topics_ready: set[str] = set()
 
     async def on_health(health: ServiceHealthEvent) -> None:

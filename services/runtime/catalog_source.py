@@ -7,7 +7,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from impactline.core.catalog import Catalog, CatalogGraph, load_catalog
+from aiokafka import AIOKafkaConsumer
+
+from impactline.core import cloudevents, topics
+from impactline.core.catalog import Catalog, CatalogGraph, CatalogInvalid, load_catalog
+from impactline.runtime.kafka import topic_name
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +51,37 @@ class CatalogHolder:
         for listener in self._listeners:
             listener(self._current)
         return True
+
+
+# A catalog of 100k CIs is tens of MB of JSON; the catalog topic allows messages that large.
+CATALOG_FETCH_BYTES = 64 * 1024 * 1024
+
+
+async def follow_catalog(holder: CatalogHolder, bootstrap: str, prefix: str = "") -> None:
+    """Switch `holder` to every newer catalog version published on the compacted catalog topic.
+
+    Reads without a consumer group, from the beginning, so every worker sees every version (the
+    topic is compacted: the beginning holds the latest). Runs until cancelled.
+    """
+    name = topic_name(topics.CATALOG, prefix)
+    consumer = AIOKafkaConsumer(
+        name,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=CATALOG_FETCH_BYTES,
+        fetch_max_bytes=CATALOG_FETCH_BYTES,
+    )
+    await consumer.start()
+    try:
+        async for msg in consumer:
+            try:
+                published = cloudevents.decode(topics.CATALOG, msg.value, msg.headers).event
+                catalog = Catalog.from_documents(published.documents.items())  # type: ignore[attr-defined]
+            except (cloudevents.DecodeError, CatalogInvalid) as exc:
+                # Published catalogs were validated by the writer; keep the current one.
+                log.error("ignoring catalog message at offset %s: %s", msg.offset, exc)
+                continue
+            holder.switch(published.version, catalog)  # type: ignore[attr-defined]
+    finally:
+        await consumer.stop()

@@ -18,7 +18,13 @@ from tenacity import (
 log = logging.getLogger(__name__)
 
 # Errors worth waiting out: the server restarting or not accepting connections yet.
-TRANSIENT = (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError)
+TRANSIENT = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+)
 MIGRATION_LOCK = 0x1A4C7  # advisory lock id: only one process migrates at a time
 
 

@@ -73,6 +73,22 @@ class Settings(BaseSettings):
         description="Comma-separated `key=scope+scope` pairs accepted by the HTTP services.",
         repr=False,
     )
+    correlation_config: Path | None = Field(
+        default=None,
+        validation_alias="IMPACTLINE_CORRELATION_CONFIG",
+        description="YAML with correlation windows and thresholds; unset: the documented defaults.",
+    )
+    suppressions: Path | None = Field(
+        default=None,
+        validation_alias="IMPACTLINE_SUPPRESSIONS",
+        description="YAML with maintenance windows and silences.",
+    )
+    tick_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        validation_alias="IMPACTLINE_TICK_SECONDS",
+        description="How often stream workers run their timers (hold times, accrual).",
+    )
     otel_exporter: str = Field(
         default="none",
         validation_alias="IMPACTLINE_TRACES_EXPORTER",

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import faust
+from aiokafka.partitioner import murmur2
 from faust.types import EventT
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from impactline.core import cloudevents, topics
-from impactline.core.contracts import Contract
+from impactline.core.contracts import Contract, Tick
+from impactline.runtime.catalog_source import CatalogHolder, follow_catalog
 from impactline.runtime.kafka import dead_letter_for, message_for, topic_name
 from impactline.runtime.settings import Settings
 from impactline.runtime.telemetry import context_from_headers
@@ -50,7 +51,7 @@ class Rejected(Exception):
     """A handler's word that this input can never be processed as it is (e.g. an unknown CI)."""
 
 
-Handler = Callable[[Any], Awaitable[None]]
+Handler = Callable[..., Awaitable[None]]
 
 
 class StreamIO:
@@ -77,7 +78,13 @@ class StreamIO:
         return self._topics[name]
 
     async def consume(
-        self, topic: topics.Topic, stream: faust.StreamT, handler: Handler, span_name: str
+        self,
+        topic: topics.Topic,
+        stream: faust.StreamT,
+        handler: Handler,
+        span_name: str,
+        *,
+        with_partition: bool = False,
     ) -> None:
         """Run `handler` on each decoded event of `stream`, inside the trace the message carries.
 
@@ -94,7 +101,10 @@ class StreamIO:
             ctx = context_from_headers(envelope.headers)
             with self.tracer.start_as_current_span(span_name, context=ctx, kind=SpanKind.CONSUMER):
                 try:
-                    await handler(envelope.event)
+                    if with_partition:
+                        await handler(envelope.event, event.message.partition)
+                    else:
+                        await handler(envelope.event)
                 except Rejected as exc:
                     await self.dead_letter(event, str(exc))
                 except Exception as exc:
@@ -136,3 +146,40 @@ def run_worker(app: faust.App, loglevel: str = "info") -> None:
     """Run `app` in this process until SIGINT/SIGTERM, then shut down cleanly."""
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner puts `key` in (murmur2, as the Java client)."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def local_keys(table: faust.Table, partition: int, partitions: int) -> list[str]:
+    """Keys of `table` that live in `partition`: the ones a tick on that partition may touch."""
+    return [k for k in list(table.keys()) if partition_of(k, partitions) == partition]
+
+
+def start_ticks(
+    app: faust.App, io: StreamIO, tick_topics: list[topics.Topic], every_s: float
+) -> None:
+    """Send a Tick to every partition of each tick topic every `every_s` seconds.
+
+    Timers then run inside the stream that owns each partition, where table writes belong.
+    Every worker sends them; a duplicate tick is harmless because timers are idempotent.
+    """
+
+    @app.timer(interval=every_s)
+    async def tick() -> None:
+        now = Tick()
+        for topic in tick_topics:
+            value, headers = message_for(topic, now, source=f"impactline/{io.source}")
+            channel = io.topic(topic)
+            for p in range(io.settings.topic_partitions):
+                await channel.send(key=b"tick", value=value, headers=headers, partition=p)
+
+
+def follow_catalog_topic(app: faust.App, holder: CatalogHolder, settings: Settings) -> None:
+    """Keep `holder` on the newest published catalog for as long as the worker runs."""
+
+    @app.task
+    async def follow() -> None:
+        await follow_catalog(holder, settings.require_kafka(), settings.topic_prefix)

@@ -319,6 +319,10 @@ class DomainCorrelator:
     def _incident_of(self, ci: str) -> str | None:
         return next((i.id for i in self._active() if ci in i.members), None)
 
+    def service_health(self, ctx: CorrelationContext) -> ServiceHealth:
+        """Live business service states of this domain, kept current by `apply`."""
+        return self._health_for(ctx)
+
     def _health_for(self, ctx: CorrelationContext) -> ServiceHealth:
         if self._health is None or self._health_graph is not ctx.graph:
             states = {ci: record.state for ci, record in self.cis.items()}

@@ -1,0 +1,33 @@
+"""Incidents in the API: the read model projected from the topics, its routes and commands."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from impactline.api.incidents.routes import router
+from impactline.api.incidents.store import IncidentStore
+from impactline.core import topics
+from impactline.runtime.projection import Projection
+from impactline.runtime.settings import Settings
+
+__all__ = ["IncidentStore", "router", "start_incidents"]
+
+
+async def start_incidents(
+    app: FastAPI, settings: Settings, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> Projection:
+    """Make the incident store available to the routes and start projecting into it."""
+    store = IncidentStore(pool)
+    app.state.incident_store = store
+    projection = Projection(
+        "incidents",
+        settings.require_kafka(),
+        [topics.INCIDENTS, topics.CI_ANNOTATIONS, topics.IMPACT],
+        store.project,  # type: ignore[arg-type]
+        producer,
+        prefix=settings.topic_prefix,
+    )
+    await projection.start()
+    return projection

@@ -1,0 +1,174 @@
+"""Incident routes: list and inspect the read model; acknowledge and resolve via commands.
+
+Commands go on the `incident-commands` topic keyed by correlation domain, so the correlate worker
+that owns the incident applies them in order with everything else that happens to it; the answer
+is 202 and the incident shows the change once the worker has applied it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from impactline.api.incidents.store import IncidentFilter, IncidentStore
+from impactline.core import topics
+from impactline.core.contracts import (
+    IncidentCommand,
+    IncidentCommandAction,
+    IncidentState,
+    Priority,
+    SuspectChange,
+)
+from impactline.runtime.auth import Principal, require_scope
+from impactline.runtime.kafka import publish
+from impactline.runtime.problems import Problem
+
+router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+
+
+class Incident(BaseModel):
+    incident_id: str
+    correlation_domain: str
+    state: IncidentState
+    opened_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    affected_services: list[str]
+    member_cis: list[str]
+    root_cause_candidates: list[str]
+    suspect_changes: list[SuspectChange]
+    priority: Priority | None
+    high_visibility: bool
+    business_impact_minutes: float
+
+
+class TimelineEntry(BaseModel):
+    event_id: str
+    event_time: datetime
+    kind: Literal["incident", "member", "impact"]
+    action: str
+    summary: str
+
+
+class IncidentDetail(Incident):
+    timeline: list[TimelineEntry]
+
+
+class IncidentPage(BaseModel):
+    items: list[Incident]
+    next: str | None = Field(description="URL of the next page, if any.")
+
+
+class CommandAccepted(BaseModel):
+    command_id: str
+    incident_id: str
+    action: IncidentCommandAction
+    status: Literal["accepted"] = "accepted"
+
+
+class CommandBody(BaseModel):
+    note: str = Field(default="", max_length=2000)
+
+
+def incident_store(request: Request) -> IncidentStore:
+    return request.app.state.incident_store
+
+
+Store = Annotated[IncidentStore, Depends(incident_store)]
+Reader = Annotated[Principal, Depends(require_scope("read"))]
+Operator = Annotated[Principal, Depends(require_scope("admin"))]
+
+
+@router.get("", summary="Incidents, newest first, with filters")
+async def list_incidents(
+    request: Request,
+    store: Store,
+    _: Reader,
+    state: IncidentState | None = None,
+    service: str | None = Query(default=None, description="Affected business service id."),
+    priority: Priority | None = None,
+    since: datetime | None = Query(default=None, description="Opened at or after."),
+    until: datetime | None = Query(default=None, description="Opened before."),
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: int = Query(default=0, ge=0),
+) -> IncidentPage:
+    where = IncidentFilter(
+        state=state.value if state else None,
+        service=service,
+        priority=priority,
+        since=since,
+        until=until,
+    )
+    rows = await store.list(where, limit=limit + 1, offset=offset)
+    more = len(rows) > limit
+    next_url = (
+        str(request.url.include_query_params(offset=offset + limit, limit=limit)) if more else None
+    )
+    return IncidentPage(items=[Incident(**r) for r in rows[:limit]], next=next_url)
+
+
+@router.get("/{incident_id}", summary="One incident with its timeline")
+async def get_incident(incident_id: str, store: Store, _: Reader) -> IncidentDetail:
+    row = await _existing(store, incident_id)
+    timeline = [TimelineEntry(**t) for t in await store.timeline(incident_id)]
+    return IncidentDetail(**row, timeline=timeline)
+
+
+@router.post("/{incident_id}/ack", status_code=202, summary="Acknowledge an open incident")
+async def acknowledge(
+    incident_id: str, request: Request, store: Store, who: Operator, body: CommandBody | None = None
+) -> CommandAccepted:
+    return await _command(request, store, who, incident_id, IncidentCommandAction.ACKNOWLEDGE, body)
+
+
+@router.post("/{incident_id}/resolve", status_code=202, summary="Resolve an incident by hand")
+async def resolve(
+    incident_id: str, request: Request, store: Store, who: Operator, body: CommandBody | None = None
+) -> CommandAccepted:
+    return await _command(request, store, who, incident_id, IncidentCommandAction.RESOLVE, body)
+
+
+async def _existing(store: IncidentStore, incident_id: str) -> dict[str, Any]:
+    row = await store.get(incident_id)
+    if row is None:
+        raise Problem(404, "Incident not found", f"no incident {incident_id!r}", kind="not-found")
+    return row
+
+
+async def _command(
+    request: Request,
+    store: IncidentStore,
+    who: Principal,
+    incident_id: str,
+    action: IncidentCommandAction,
+    body: CommandBody | None,
+) -> CommandAccepted:
+    row = await _existing(store, incident_id)
+    if row["state"] == IncidentState.RESOLVED.value:
+        raise Problem(
+            409,
+            "Incident already resolved",
+            f"incident {incident_id!r} was resolved at {row['resolved_at']:%Y-%m-%d %H:%M:%S %Z}",
+            kind="conflict",
+        )
+    command = IncidentCommand(
+        incident_id=incident_id,
+        correlation_domain=row["correlation_domain"],
+        action=action,
+        requested_by=who.key_id,
+        note=body.note if body else "",
+    )
+    state = request.app.state
+    await publish(
+        state.producer,
+        topics.INCIDENT_COMMANDS,
+        command,
+        key=command.correlation_domain,
+        source="impactline/api",
+        prefix=state.settings.topic_prefix,
+    )
+    return CommandAccepted(command_id=command.id, incident_id=incident_id, action=action)

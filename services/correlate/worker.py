@@ -1,0 +1,221 @@
+"""Correlate's handlers: load the keyed state, run the pure rules, store it, publish the results.
+
+Per CI (tables keyed by CI id) the `CITracker` de-duplicates and damps; per correlation domain
+(tables keyed by domain) the `DomainCorrelator` groups failures into incidents and derives
+business service health. State lives in changelogged Faust tables, so a restarted worker
+continues the same incidents.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import faust
+
+from impactline.core import topics
+from impactline.core.catalog import UnknownNodeError
+from impactline.core.contracts import (
+    ChangeEvent,
+    CIAnnotation,
+    CIStateChanged,
+    IncidentCommand,
+    IncidentCommandAction,
+    IncidentEvent,
+    ServiceHealthEvent,
+    TelemetryEvent,
+    Tick,
+    derived_id,
+)
+from impactline.core.correlation import (
+    CITracker,
+    CorrelationConfig,
+    CorrelationContext,
+    DomainCorrelator,
+    IncidentCommandRejected,
+    IncidentNotFound,
+    Suppressions,
+    changes_of,
+)
+from impactline.core.correlation.outcomes import CIOutcome
+from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion
+from impactline.runtime.streams import Rejected, StreamIO, local_keys
+
+log = logging.getLogger(__name__)
+# Timers fire a little behind the wall clock so events that are slightly late still count.
+LATENESS = timedelta(seconds=1)
+
+
+class CorrelateWorker:
+    def __init__(
+        self,
+        io: StreamIO,
+        holder: CatalogHolder,
+        config: CorrelationConfig,
+        suppressions: Suppressions,
+        trackers: faust.Table,
+        domains: faust.Table,
+    ) -> None:
+        self.io = io
+        self.holder = holder
+        self.config = config
+        self.suppressions = suppressions
+        self.trackers = trackers
+        self.domains = domains
+        self.partitions = io.settings.topic_partitions
+        self.context = self._context(holder.current)
+        # Correlators keep derived caches (service health); reuse them between events.
+        self._live: dict[str, DomainCorrelator] = {}
+        holder.on_switch(self._switch)
+
+    def _context(self, current: CatalogVersion) -> CorrelationContext:
+        return CorrelationContext(current.graph, self.config, self.suppressions)
+
+    def _switch(self, current: CatalogVersion) -> None:
+        self.context = self._context(current)
+        self._live.clear()
+
+    # -- stage 1: per CI -------------------------------------------------------------------
+
+    def _ci_type(self, ci_id: str) -> str | None:
+        ci = self.holder.current.catalog.cis.get(ci_id)
+        return ci.type.value if ci is not None else None
+
+    def _domain_of(self, ci_id: str) -> str:
+        try:
+            return self.context.graph.domain_of(ci_id)
+        except UnknownNodeError:
+            raise Rejected(
+                f"CI {ci_id!r} is not in catalog version {self.holder.current.version}"
+            ) from None
+
+    async def on_telemetry(self, event: TelemetryEvent) -> None:
+        domain = self._domain_of(event.ci_id)
+        tracker = self._tracker(event.ci_id)
+        outcomes = tracker.observe(event, self.config, self._ci_type(event.ci_id))
+        self.trackers[event.ci_id] = tracker.to_dict()
+        await self._forward(outcomes, domain)
+
+    async def on_ci_tick(self, tick: Tick, partition: int) -> None:
+        now = tick.time - LATENESS
+        for ci_id in local_keys(self.trackers, partition, self.partitions):
+            tracker = self._tracker(ci_id)
+            due = tracker.next_deadline(self.config, self._ci_type(ci_id))
+            if due is None or due > now or ci_id not in self.holder.current.catalog.cis:
+                continue
+            outcomes = tracker.tick(now, self.config, self._ci_type(ci_id))
+            self.trackers[ci_id] = tracker.to_dict()
+            await self._forward(outcomes, self.context.graph.domain_of(ci_id))
+
+    def _tracker(self, ci_id: str) -> CITracker:
+        stored = self.trackers.get(ci_id)
+        return CITracker.from_dict(stored) if stored else CITracker(ci_id)
+
+    async def _forward(self, outcomes: list[CIOutcome], domain: str) -> None:
+        for change in changes_of(outcomes):
+            record = change.to_event(domain)
+            await self.io.send(topics.CI_STATE, record, key=domain, registry=topics.CI_STATE)
+
+    async def on_change(self, change: ChangeEvent) -> None:
+        domain = self._domain_of(change.ci_id)
+        await self.io.send(
+            topics.DOMAIN_CHANGES, change, key=domain, registry=topics.DOMAIN_CHANGES
+        )
+
+    # -- stage 2: per correlation domain ----------------------------------------------------
+
+    def _correlator(self, domain: str) -> DomainCorrelator:
+        live = self._live.get(domain)
+        if live is None:
+            stored = self.domains.get(domain)
+            live = DomainCorrelator.from_dict(stored) if stored else DomainCorrelator(domain)
+            self._live[domain] = live
+        return live
+
+    def _store(self, correlator: DomainCorrelator) -> None:
+        self.domains[correlator.domain] = correlator.to_dict()
+
+    async def on_ci_state(self, change: CIStateChanged) -> None:
+        correlator = self._correlator(change.correlation_domain)
+        health = correlator.service_health(self.context)
+        affected = self.context.graph.services_affected_by(change.ci_id)
+        before = {s: health.state_of(s) for s in affected}
+        result = correlator.apply(change, self.context)
+        self._store(correlator)
+        await self._publish_incidents(result.events)
+        note = result.annotation
+        annotation = CIAnnotation(
+            id=derived_id(change.id, "annotation"),
+            ci_id=note.ci_id,
+            state=note.state,
+            time=note.time,
+            cause_event_id=note.cause_event_id,
+            correlation_domain=change.correlation_domain,
+            note=note.note.value,
+            incident_id=note.incident_id,
+            silenced_by=note.silenced_by,
+        )
+        await self.io.send(
+            topics.CI_ANNOTATIONS,
+            annotation,
+            key=change.correlation_domain,
+            registry=topics.CI_ANNOTATIONS,
+        )
+        for service_id in sorted(affected):
+            state = health.state_of(service_id)
+            if state == before[service_id]:
+                continue
+            event = ServiceHealthEvent(
+                id=derived_id(change.cause_event_id, service_id, state.value),
+                service_id=service_id,
+                state=state,
+                previous_state=before[service_id],
+                time=change.time,
+                correlation_domain=change.correlation_domain,
+                cause_ci_id=change.ci_id,
+                cause_event_id=change.cause_event_id,
+                incident_id=note.incident_id,
+                catalog_version=self.holder.current.version,
+            )
+            await self.io.send(
+                topics.SERVICE_HEALTH, event, key=service_id, registry=topics.SERVICE_HEALTH
+            )
+
+    async def on_domain_change(self, change: ChangeEvent) -> None:
+        correlator = self._correlator(self._domain_of(change.ci_id))
+        events = correlator.record_change(change, self.context)
+        self._store(correlator)
+        await self._publish_incidents(events)
+
+    async def on_command(self, command: IncidentCommand) -> None:
+        correlator = self._correlator(command.correlation_domain)
+        try:
+            if command.action is IncidentCommandAction.ACKNOWLEDGE:
+                events = correlator.acknowledge(
+                    command.incident_id, command.time, self.context, command.id
+                )
+            else:
+                events = correlator.resolve(
+                    command.incident_id, command.time, self.context, command.id
+                )
+        except (IncidentNotFound, IncidentCommandRejected) as exc:
+            raise Rejected(f"{command.action.value} {command.incident_id}: {exc}") from None
+        self._store(correlator)
+        await self._publish_incidents(events)
+
+    async def on_domain_tick(self, tick: Tick, partition: int) -> None:
+        now = tick.time - LATENESS
+        for domain in local_keys(self.domains, partition, self.partitions):
+            correlator = self._correlator(domain)
+            due = correlator.next_deadline(self.context)
+            if due is None or due > now:
+                continue
+            events = correlator.tick(now, self.context)
+            self._store(correlator)
+            await self._publish_incidents(events)
+
+    async def _publish_incidents(self, events: list[IncidentEvent]) -> None:
+        for event in events:
+            await self.io.send(
+                topics.INCIDENTS, event, key=event.incident_id, registry=topics.INCIDENTS
+            )
