@@ -115,3 +115,17 @@ class Settings(BaseSettings):
                 "or start the embedded one with `impactline dev up`"
             )
         return self.database_url
+
+    def as_environment(self) -> dict[str, str]:
+        """Every set field under the variable name it is read from."""
+        env = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            alias = field.validation_alias if isinstance(field.validation_alias, str) else None
+            key = alias or name.upper()
+            if isinstance(value, list):
+                value = ",".join(str(v) for v in value)
+            env[key] = str(value)
+        return env

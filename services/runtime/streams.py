@@ -42,6 +42,9 @@ def create_stream_app(name: str, settings: Settings) -> faust.App:
         web_enabled=False,
         table_cleanup_interval=30.0,
         broker_commit_every=100,
+        # A killed worker's partitions move after this long, not Faust's default minute.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         broker_commit_interval=1.0,
         autodiscover=False,
     )

@@ -75,6 +75,15 @@ class Supervisor:
                     f"last lines of {child.log_path}:\n{child.tail()}"
                 )
 
+    def restart(self, name: str) -> Child:
+        """Start `name` again with the arguments it had (after a crash or a kill)."""
+        child = self.children[name]
+        if child.running:
+            raise RuntimeError(f"{name} is still running")
+        if child._log is not None:
+            child._log.close()
+        return self.start(name, *child.args[3:])
+
     def kill(self, name: str) -> None:
         """SIGKILL one child, as a crash would."""
         child = self.children[name]

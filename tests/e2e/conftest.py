@@ -18,6 +18,7 @@ from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem, start_system
 
 ROOT = Path(__file__).resolve().parents[2]
+CONFIG = Path(__file__).resolve().parent / "config"
 
 
 def free_port() -> int:
@@ -71,7 +72,9 @@ def e2e_settings(
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=database_url,
         IMPACTLINE_TOPIC_PREFIX=f"e2e-{uuid.uuid4().hex[:8]}.",
-        IMPACTLINE_CATALOG=str(ROOT / "deploy" / "catalog"),
+        IMPACTLINE_CATALOG=f"{ROOT / 'deploy' / 'catalog'},{CONFIG / 'cascade-catalog.yaml'}",
+        IMPACTLINE_CORRELATION_CONFIG=str(CONFIG / "correlation.yaml"),
+        IMPACTLINE_TICK_SECONDS="0.5",
         IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
     )
 

@@ -32,12 +32,15 @@ def test_financial_close_is_described_as_the_design_says(demo: Catalog) -> None:
         1,
         "finance",
         "uk-finance",
-        120,
+        126,
     )
     assert {p.stakeholder for p in close.personas} == set(Stakeholder)
     approvers = [p for p in close.personas if p.stakeholder is Stakeholder.EXPERIENCE_APPROVER]
     assert [p.name for p in approvers] == ["CFO office"]
     assert sum(p.users for p in close.personas) == close.users
+    # DESIGN.md section 6: 120 finance users mid-month; the CFO office joins during the close.
+    assert sum(p.users for p in close.personas if not p.periods) == 120
+    assert approvers[0].periods == ["month-end-close"]
     assert close.vip_users
     assert Requires(to="gl-ledger", rule=Rule.REQUIRED) in close.dependencies
 

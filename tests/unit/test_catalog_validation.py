@@ -292,8 +292,8 @@ def test_fingerprint_ignores_file_split_and_order_but_not_content() -> None:
 def test_with_document_replaces_one_file() -> None:
     catalog = Catalog.from_documents(_demo_docs())
     updated = catalog.with_document("cis.yaml", {"cis": [ci("gl-ledger"), ci("db-gl-01")]})
-    assert updated.cis["gl-ledger"].dependencies == []
-    assert catalog.cis["gl-ledger"].dependencies != []
+    assert updated.cis["gl-ledger"].dependencies == ()
+    assert catalog.cis["gl-ledger"].dependencies != ()
     with pytest.raises(CatalogInvalid):
         catalog.with_document("cis.yaml", {"cis": [ci("db-gl-01")]})  # gl-ledger now missing
 
@@ -306,4 +306,29 @@ def test_catalog_view_shows_only_active_user_facing_services() -> None:
         ("fax", Lifecycle.RETIRED),
         ("financial-close", Lifecycle.ACTIVE),
         ("payroll", Lifecycle.PIPELINE),
+    ]
+
+
+def test_each_separate_loop_is_reported() -> None:
+    errors = errors_of(
+        (
+            "loops.yaml",
+            {
+                "cis": [
+                    ci("a", needs("b")),
+                    ci("b", needs("a")),
+                    ci("x", needs("y")),
+                    ci("y", group("pair", 1, "z", "x")),
+                    ci("z"),
+                ]
+            },
+        )
+    )
+    assert [e.message.split(":")[0] for e in errors] == [
+        "dependency cycle a -> b -> a",
+        "dependency cycle x -> y -> x",
+    ]
+    assert where(errors) == [
+        "loops.yaml:cis[0].dependencies[0]",
+        "loops.yaml:cis[2].dependencies[0]",
     ]

@@ -75,7 +75,7 @@ class Catalog:
 
     @cached_property
     def fingerprint(self) -> str:
-        """A content hash: equal for equal content however it is split into files or ordered."""
+        """A content hash: the same for the same entries, however split into files or ordered."""
         digest = hashlib.sha256()
         for node_id in sorted(self._checked.nodes):
             kind = self._checked.kinds[node_id]
@@ -125,14 +125,6 @@ class Catalog:
     def portfolio(self) -> list[BusinessService]:
         """Every business service whatever its lifecycle (pipeline, active, retired), by id."""
         return [s for _, s in sorted(self.services.items())]
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Catalog):
-            return NotImplemented
-        return self.fingerprint == other.fingerprint
-
-    def __hash__(self) -> int:
-        return hash(self.fingerprint)
 
     def __repr__(self) -> str:
         return (

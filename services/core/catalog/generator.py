@@ -26,7 +26,11 @@ SERVICES_PER_SITE = 20
 
 
 def generate_catalog(
-    n_services: int, n_cis: int, seed: int = 0, files: int = 10, services_per_site: int = 20
+    n_services: int,
+    n_cis: int,
+    seed: int = 0,
+    files: int = 10,
+    services_per_site: int = SERVICES_PER_SITE,
 ) -> Catalog:
     """A valid catalog with exactly `n_services` business services and `n_cis` CIs."""
     return Catalog.from_documents(

@@ -8,7 +8,7 @@ computes every state and a heap of node numbers walks any affected subgraph in o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from impactline.core.catalog.bulk import collector_paused
@@ -77,7 +77,7 @@ class CatalogGraph:
         self._kinds = kinds
         self._terms = terms
         self._needs = needs
-        self._needed_by: list[tuple[int, ...]] = [tuple(parents) for parents in needed_by]
+        self._needed_by: list[list[int]] = needed_by
         self._domain_of = self._label_components()
         self._affected: dict[int, frozenset[str]] = {}
         self._domains: dict[str, frozenset[str]] | None = None
@@ -106,7 +106,11 @@ class CatalogGraph:
                 if self._kinds[n] == BUSINESS and (best_service is None or node_id < best_service):
                     best_service = node_id
                 best_any = min(best_any, node_id)
-                for other in (*self._needs[n], *self._needed_by[n]):
+                for other in self._needs[n]:
+                    if component[other] == -1:
+                        component[other] = label
+                        stack.append(other)
+                for other in self._needed_by[n]:
                     if component[other] == -1:
                         component[other] = label
                         stack.append(other)
@@ -185,7 +189,7 @@ class CatalogGraph:
         return frozenset(self._ids[m] for m in self._needed_by[self._position(node_id)])
 
     @staticmethod
-    def _walk(start: int, edges: list[tuple[int, ...]]) -> set[int]:
+    def _walk(start: int, edges: Sequence[Sequence[int]]) -> set[int]:
         seen = {start}
         stack = [start]
         while stack:

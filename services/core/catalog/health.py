@@ -3,6 +3,9 @@
 A change re-evaluates only the nodes above the CI whose inputs actually changed, in dependency
 order, so each node is evaluated at most once per change and the walk stops where the change
 stops mattering (a second app server going down behind a quorum of one, say).
+
+Only nodes that are not ok are stored, so a tracker costs memory and set-up time in proportion
+to what is unhealthy, not to the size of the catalog: one tracker per correlation domain is fine.
 """
 
 from __future__ import annotations
@@ -15,17 +18,28 @@ from impactline.core.catalog.propagation import OK, SEVERITY, STATES, evaluate
 from impactline.core.states import State
 
 
+class _NotOk(dict[int, int]):
+    """Severity by node position, holding only the nodes that are not ok."""
+
+    def __missing__(self, position: int) -> int:
+        return OK
+
+    def put(self, position: int, severity: int) -> None:
+        if severity == OK:
+            self.pop(position, None)
+        else:
+            self[position] = severity
+
+
 class ServiceHealth:
     """Holds the observed state of each CI and the resulting state of every node of one graph."""
 
     def __init__(self, graph: CatalogGraph, ci_states: Mapping[str, State] | None = None) -> None:
         self.graph = graph
-        self._own = [OK] * len(graph)
-        self._states = [OK] * len(graph)
+        self._own = _NotOk()
+        self._states = _NotOk()
         if ci_states:
-            for ci_id, state in ci_states.items():
-                self._own[graph._ci_position(ci_id)] = SEVERITY[State(state)]
-            self._states = graph._evaluate_all(self._own)
+            self.set_ci_states(ci_states)
 
     def set_ci_state(self, ci_id: str, state: State) -> dict[str, State]:
         """Record a CI's observed state; return the business services whose state changed, with
@@ -34,7 +48,7 @@ class ServiceHealth:
         severity = SEVERITY[State(state)]
         if self._own[n] == severity:
             return {}
-        self._own[n] = severity
+        self._own.put(n, severity)
         return self._propagate((n,))
 
     def set_ci_states(self, ci_states: Mapping[str, State]) -> dict[str, State]:
@@ -47,7 +61,7 @@ class ServiceHealth:
         touched = []
         for n, severity in updates:
             if self._own[n] != severity:
-                self._own[n] = severity
+                self._own.put(n, severity)
                 touched.append(n)
         return self._propagate(touched)
 
@@ -64,7 +78,7 @@ class ServiceHealth:
             severity = evaluate(own[n], terms[n], states)
             if severity == states[n]:
                 continue
-            states[n] = severity
+            states.put(n, severity)
             if kinds[n] == BUSINESS:
                 changed[ids[n]] = STATES[severity]
             for parent in needed_by[n]:
@@ -83,10 +97,11 @@ class ServiceHealth:
 
     def service_states(self) -> dict[str, State]:
         """The current state of every active business service."""
-        kinds, ids, states = self.graph._kinds, self.graph._ids, self._states
-        return {ids[n]: STATES[s] for n, s in enumerate(states) if kinds[n] == BUSINESS}
+        states = self._states
+        index = self.graph._index
+        return {s: STATES[states[index[s]]] for s in self.graph.service_ids}
 
     def unhealthy(self) -> dict[str, State]:
         """Every node not ok right now, for dashboards and root-cause search."""
-        ids, states = self.graph._ids, self._states
-        return {ids[n]: STATES[s] for n, s in enumerate(states) if s != OK}
+        ids = self.graph._ids
+        return {ids[n]: STATES[s] for n, s in sorted(self._states.items())}

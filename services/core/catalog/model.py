@@ -30,6 +30,7 @@ Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 
 
 class _Entry(BaseModel):
+    # Frozen, with tuples for lists: one catalog is shared by every reader in a process.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -93,7 +94,7 @@ class RedundancyGroup(_Entry):
 
     group: Text
     quorum: int
-    members: list[NodeId] = Field(min_length=1)
+    members: tuple[NodeId, ...] = Field(min_length=1)
 
 
 def _dependency_shape(value: Any) -> str | None:
@@ -134,12 +135,12 @@ class EscalationStep(_Entry):
 
 
 class Support(_Entry):
-    contacts: list[Contact] = Field(min_length=1)
-    escalation: list[EscalationStep] = Field(default_factory=list)
+    contacts: tuple[Contact, ...] = Field(min_length=1)
+    escalation: tuple[EscalationStep, ...] = ()
 
     @field_validator("escalation")
     @classmethod
-    def _levels_climb(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
+    def _levels_climb(cls, steps: tuple[EscalationStep, ...]) -> tuple[EscalationStep, ...]:
         for before, after in pairwise(steps):
             if after.level <= before.level or after.after_minutes < before.after_minutes:
                 raise ValueError(
@@ -158,6 +159,10 @@ class Persona(_Entry):
     stakeholder: Stakeholder
     users: int = Field(ge=0)
     weight: float = Field(default=1.0, gt=0)
+    periods: list[Text] = Field(
+        default_factory=list,
+        description="calendar periods in which this group relies on the service; empty: always",
+    )
 
 
 class Targets(_Entry):
@@ -183,12 +188,12 @@ class BusinessValue(_Entry):
 
 class Approval(_Entry):
     workflow: Text
-    approvers: list[Text] = Field(default_factory=list)
+    approvers: tuple[Text, ...] = ()
 
 
 class Eligibility(_Entry):
     description: Text
-    groups: list[Text] = Field(default_factory=list)
+    groups: tuple[Text, ...] = ()
 
 
 class BusinessService(_Entry):
@@ -204,16 +209,16 @@ class BusinessService(_Entry):
     user_facing: bool = True
     users: int = Field(ge=0)
     domain: Text = Field(description="business domain, used to route impact topics")
-    personas: list[Persona] = Field(default_factory=list)
-    vip_users: list[Text] = Field(default_factory=list)
+    personas: tuple[Persona, ...] = ()
+    vip_users: tuple[Text, ...] = ()
     calendar: Text | None = None
     targets: Targets | None = None
-    request_methods: list[RequestMethod] = Field(default_factory=list)
+    request_methods: tuple[RequestMethod, ...] = ()
     costs: Costs | None = None
     business_value: BusinessValue | None = None
     approval: Approval | None = None
     eligibility: Eligibility | None = None
-    dependencies: list[Dependency] = Field(default_factory=list)
+    dependencies: tuple[Dependency, ...] = ()
 
 
 class TechnicalService(_Entry):
@@ -223,7 +228,7 @@ class TechnicalService(_Entry):
     name: Text
     description: str = ""
     owner: Text
-    dependencies: list[Dependency] = Field(default_factory=list)
+    dependencies: tuple[Dependency, ...] = ()
 
 
 class ConfigurationItem(_Entry):
@@ -234,7 +239,7 @@ class ConfigurationItem(_Entry):
     owner: Text = Field(description="owning team")
     name: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
-    dependencies: list[Dependency] = Field(default_factory=list)
+    dependencies: tuple[Dependency, ...] = ()
 
 
 Node = BusinessService | TechnicalService | ConfigurationItem

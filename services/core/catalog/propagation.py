@@ -19,7 +19,7 @@ Every rule is monotonic: making any input worse never makes the output better.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from impactline.core.states import State
 
@@ -38,7 +38,7 @@ Term = tuple[int, int, tuple[int, ...], int]
 """(rule, target, group members, quorum): target is used by REQUIRED/DEGRADES, members by GROUP."""
 
 
-def evaluate(own: int, terms: Sequence[Term], states: Sequence[int]) -> int:
+def evaluate(own: int, terms: Sequence[Term], states: Sequence[int] | Mapping[int, int]) -> int:
     """The severity of a node from its own severity and the current severity of what it needs."""
     worst = own
     for rule, target, members, quorum in terms:

@@ -1,0 +1,259 @@
+"""The state of one impact episode: from a business service leaving `ok` until it is `ok` again.
+
+`EpisodeState` is an immutable value stored per business service between events. It turns into a
+mapping of plain JSON types (`to_dict`) and back (`from_dict`), so a keyed table can hold it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from impactline.core.scoring import ImpactAccrual
+from impactline.core.states import State
+
+STATE_FORMAT = 1
+"""Bumped when the stored layout changes incompatibly; older layouts are refused by name."""
+
+
+class EpisodeStateError(ValueError):
+    """A stored episode state cannot be read back."""
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarMark:
+    """The calendar context an episode last reported, to notice when it changes."""
+
+    calendar: str
+    period: str
+    weight: float
+    active_periods: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """What the open alert and ITSM record of an episode last said."""
+
+    priority: str
+    impact: int
+    urgency: int
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeState:
+    """Everything the engine needs to continue an episode.
+
+    `clock_offset` is event time minus wall time when the last health event was received: the
+    engine works in episode time, `wall clock + clock_offset`, so replays and scenarios stamped
+    days away from today accrue in their own time. `accrual.updated_at` is the episode time of
+    the last impact event emitted. `notice` is what the open alert and ITSM record last said
+    (None: neither is open); `notices_sent` numbers their events. `topics` lists every topic
+    the episode's impact events have gone to, so its later events (the recovery included)
+    reach the same subscribers.
+    """
+
+    episode_id: str
+    service_id: str
+    started_at: datetime
+    state: State
+    cause_ci_id: str
+    cause_event_id: str
+    correlation_domain: str
+    owner_team: str
+    accrual: ImpactAccrual
+    clock_offset: timedelta = timedelta(0)
+    incident_id: str | None = None
+    calendar: CalendarMark | None = None
+    priority: str | None = None
+    notice: Notice | None = None
+    notices_sent: int = 0
+    accrual_seq: int = 0
+    last_health_id: str | None = None
+    topics: tuple[str, ...] = ()
+
+    @property
+    def updated_at(self) -> datetime:
+        return self.accrual.updated_at
+
+    @property
+    def impact_minutes(self) -> float:
+        return self.accrual.impact_minutes
+
+    def episode_time(self, wall: datetime) -> datetime:
+        """The episode-time instant that a wall-clock instant stands for."""
+        return _utc(wall + self.clock_offset)
+
+    def to_dict(self) -> dict[str, Any]:
+        accrual = self.accrual
+        mark = self.calendar
+        return {
+            "v": STATE_FORMAT,
+            "episode_id": self.episode_id,
+            "service_id": self.service_id,
+            "started_at": self.started_at.isoformat(),
+            "state": self.state.value,
+            "cause_ci_id": self.cause_ci_id,
+            "cause_event_id": self.cause_event_id,
+            "correlation_domain": self.correlation_domain,
+            "owner_team": self.owner_team,
+            "accrual": {
+                "started_at": accrual.started_at.isoformat(),
+                "updated_at": accrual.updated_at.isoformat(),
+                "impact_minutes": accrual.impact_minutes,
+                "last_rate": accrual.last_rate,
+                "peak_rate": accrual.peak_rate,
+            },
+            "clock_offset_s": self.clock_offset.total_seconds(),
+            "incident_id": self.incident_id,
+            "calendar": None
+            if mark is None
+            else {
+                "calendar": mark.calendar,
+                "period": mark.period,
+                "weight": mark.weight,
+                "active_periods": list(mark.active_periods),
+            },
+            "priority": self.priority,
+            "notice": None
+            if self.notice is None
+            else {
+                "priority": self.notice.priority,
+                "impact": self.notice.impact,
+                "urgency": self.notice.urgency,
+            },
+            "notices_sent": self.notices_sent,
+            "accrual_seq": self.accrual_seq,
+            "last_health_id": self.last_health_id,
+            "topics": list(self.topics),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> EpisodeState:
+        """Read back what `to_dict` wrote; raises `EpisodeStateError` naming the bad field."""
+        if not isinstance(data, dict):
+            raise EpisodeStateError(f"an episode state is a mapping, got {type(data).__name__}")
+        if data.get("v") != STATE_FORMAT:
+            raise EpisodeStateError(
+                f"episode state has format {data.get('v')!r}; this version reads format "
+                f"{STATE_FORMAT}. Rebuild the state by replaying the service-health topic."
+            )
+        reader = _Reader(data)
+        accrual = _Reader(reader.mapping("accrual"), "accrual.")
+        mark = reader.optional_mapping("calendar")
+        notice = reader.optional_mapping("notice")
+        try:
+            state = State(reader.text("state"))
+        except ValueError:
+            raise EpisodeStateError(f"state: {data['state']!r} is not a service state") from None
+        return cls(
+            episode_id=reader.text("episode_id"),
+            service_id=reader.text("service_id"),
+            started_at=reader.time("started_at"),
+            state=state,
+            cause_ci_id=reader.text("cause_ci_id"),
+            cause_event_id=reader.text("cause_event_id"),
+            correlation_domain=reader.text("correlation_domain"),
+            owner_team=reader.text("owner_team"),
+            accrual=ImpactAccrual(
+                started_at=accrual.time("started_at"),
+                updated_at=accrual.time("updated_at"),
+                impact_minutes=accrual.number("impact_minutes"),
+                last_rate=accrual.number("last_rate"),
+                peak_rate=accrual.number("peak_rate"),
+            ),
+            clock_offset=timedelta(seconds=reader.number("clock_offset_s")),
+            incident_id=reader.optional_text("incident_id"),
+            calendar=None if mark is None else _mark(_Reader(mark, "calendar.")),
+            priority=reader.optional_text("priority"),
+            notice=None if notice is None else _notice(_Reader(notice, "notice.")),
+            notices_sent=reader.count("notices_sent"),
+            accrual_seq=reader.count("accrual_seq"),
+            last_health_id=reader.optional_text("last_health_id"),
+            topics=reader.texts("topics"),
+        )
+
+
+def _mark(reader: _Reader) -> CalendarMark:
+    return CalendarMark(
+        calendar=reader.text("calendar"),
+        period=reader.text("period"),
+        weight=reader.number("weight"),
+        active_periods=reader.texts("active_periods"),
+    )
+
+
+def _notice(reader: _Reader) -> Notice:
+    return Notice(
+        priority=reader.text("priority"),
+        impact=reader.count("impact"),
+        urgency=reader.count("urgency"),
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+class _Reader:
+    """Typed access to a stored mapping; every failure names the field."""
+
+    def __init__(self, data: dict[str, Any], prefix: str = "") -> None:
+        self._data = data
+        self._prefix = prefix
+
+    def _get(self, key: str) -> Any:
+        if key not in self._data:
+            raise EpisodeStateError(f"{self._prefix}{key}: missing")
+        return self._data[key]
+
+    def _wrong(self, key: str, expected: str) -> EpisodeStateError:
+        return EpisodeStateError(
+            f"{self._prefix}{key}: expected {expected}, got {self._data.get(key)!r}"
+        )
+
+    def text(self, key: str) -> str:
+        value = self._get(key)
+        if not isinstance(value, str) or not value:
+            raise self._wrong(key, "a non-empty string")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        return None if self._data.get(key) is None else self.text(key)
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self._get(key)
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self._wrong(key, "a list of strings")
+        return tuple(value)
+
+    def number(self, key: str) -> float:
+        value = self._get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._wrong(key, "a number")
+        return float(value)
+
+    def count(self, key: str) -> int:
+        value = self._get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self._wrong(key, "a whole number >= 0")
+        return value
+
+    def time(self, key: str) -> datetime:
+        value = self._get(key)
+        try:
+            parsed = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise self._wrong(key, "an ISO 8601 timestamp") from None
+        if parsed.tzinfo is None:
+            raise self._wrong(key, "a timestamp with a time zone offset")
+        return _utc(parsed)
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        value = self._get(key)
+        if not isinstance(value, dict):
+            raise self._wrong(key, "a mapping")
+        return value
+
+    def optional_mapping(self, key: str) -> dict[str, Any] | None:
+        return None if self._data.get(key) is None else self.mapping(key)

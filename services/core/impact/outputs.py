@@ -1,0 +1,169 @@
+"""The events an episode produces: impact events, on-call alerts and ITSM incident records.
+
+Every id is derived from the episode id and what the event is for (a health event id, a
+boundary instant, an accrual sequence number, an alert or ITSM sequence number), so replaying
+the same input yields the same ids and idempotent sinks see duplicates, not new events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast, get_args
+
+from impactline.core.contracts import (
+    AlertEvent,
+    CalendarContext,
+    ImpactEvent,
+    ImpactReason,
+    ItsmAction,
+    ItsmIncidentEvent,
+    Priority,
+    Weighting,
+    derived_id,
+)
+from impactline.core.impact.episode import EpisodeState, Notice
+from impactline.core.impact.reading import Reading, ServiceView
+from impactline.core.impact.wording import impact_summary, recovery_summary
+
+_PRIORITIES = frozenset(get_args(Priority))
+
+
+def impact_event(
+    episode: EpisodeState,
+    view: ServiceView,
+    reading: Reading,
+    reason: ImpactReason,
+    key: str,
+    catalog_version: int,
+) -> ImpactEvent:
+    """`key` tells apart the events of one reason in one episode (see the module docstring);
+    `episode.accrual` must already be advanced to `reading.at`."""
+    service = view.service
+    assessment = reading.assessment
+    rate, priority = assessment.rate, assessment.priority
+    return ImpactEvent(
+        id=derived_id(episode.episode_id, reason.value, key),
+        reason=reason,
+        episode_id=episode.episode_id,
+        started_at=episode.started_at,
+        service_id=service.id,
+        service_name=service.name,
+        business_domain=service.domain,
+        correlation_domain=episode.correlation_domain,
+        state=reading.state,
+        time=reading.at,
+        cause_ci_id=episode.cause_ci_id,
+        cause_event_id=episode.cause_event_id,
+        incident_id=episode.incident_id,
+        users_affected=rate.affected_users,
+        personas_affected=list(rate.personas) if rate.state_factor > 0 else [],
+        tier=service.tier,
+        weighting=Weighting.UNWEIGHTED if reading.verdict is None else Weighting.CALENDAR,
+        calendar=_calendar_context(view, reading),
+        impact_rate=rate.rate,
+        business_impact_minutes=episode.accrual.impact_minutes,
+        priority=as_priority(priority.label),
+        impact_level=priority.impact.value,
+        urgency=priority.urgency.value,
+        high_visibility=priority.high_visibility,
+        visibility_reasons=list(assessment.visibility.reasons),
+        catalog_version=catalog_version,
+    )
+
+
+def alert_event(
+    episode: EpisodeState, view: ServiceView, reading: Reading, sequence: int
+) -> AlertEvent:
+    return AlertEvent(
+        id=derived_id(episode.episode_id, "alert", str(sequence)),
+        dedup_key=dedup_key(episode),
+        priority=as_priority(reading.priority),
+        service_id=episode.service_id,
+        owner_team=episode.owner_team,
+        summary=impact_summary(view.service.name, view.service.domain, reading),
+        high_visibility=reading.assessment.priority.high_visibility,
+        incident_id=episode.incident_id,
+        time=reading.at,
+    )
+
+
+def resolved_alert(
+    episode: EpisodeState, notice: Notice, name: str, at: datetime, sequence: int
+) -> AlertEvent:
+    """Closes the alert stream at the priority it was last raised with."""
+    return AlertEvent(
+        id=derived_id(episode.episode_id, "alert", str(sequence)),
+        dedup_key=dedup_key(episode),
+        priority=as_priority(notice.priority),
+        service_id=episode.service_id,
+        owner_team=episode.owner_team,
+        summary=recovery_summary(name, at - episode.started_at, episode.impact_minutes),
+        incident_id=episode.incident_id,
+        time=at,
+        resolved=True,
+    )
+
+
+def itsm_event(
+    episode: EpisodeState,
+    view: ServiceView,
+    reading: Reading,
+    action: ItsmAction,
+    sequence: int,
+) -> ItsmIncidentEvent:
+    priority = reading.assessment.priority
+    return ItsmIncidentEvent(
+        id=derived_id(episode.episode_id, "itsm", str(sequence)),
+        action=action,
+        incident_id=episode.episode_id,
+        short_description=impact_summary(view.service.name, view.service.domain, reading),
+        impact=priority.impact.value,
+        urgency=priority.urgency.value,
+        priority=as_priority(priority.label),
+        affected_services=[episode.service_id],
+        business_impact_minutes=episode.impact_minutes,
+        time=reading.at,
+    )
+
+
+def itsm_resolve(
+    episode: EpisodeState, notice: Notice, name: str, at: datetime, sequence: int
+) -> ItsmIncidentEvent:
+    """Resolves with the impact, urgency and priority last reported: the record closes as it
+    stood, with the business impact minutes of the whole episode."""
+    return ItsmIncidentEvent(
+        id=derived_id(episode.episode_id, "itsm", str(sequence)),
+        action=ItsmAction.RESOLVE,
+        incident_id=episode.episode_id,
+        short_description=recovery_summary(name, at - episode.started_at, episode.impact_minutes),
+        impact=notice.impact,
+        urgency=notice.urgency,
+        priority=as_priority(notice.priority),
+        affected_services=[episode.service_id],
+        business_impact_minutes=episode.impact_minutes,
+        time=at,
+    )
+
+
+def as_priority(label: str) -> Priority:
+    if label not in _PRIORITIES:
+        raise ValueError(f"expected a priority P1..P5, got {label!r}")
+    return cast(Priority, label)
+
+
+def dedup_key(episode: EpisodeState) -> str:
+    """One alert stream per service episode: a re-alert replaces, a resolve closes it."""
+    return f"{episode.service_id}/{episode.episode_id}"
+
+
+def _calendar_context(view: ServiceView, reading: Reading) -> CalendarContext | None:
+    if view.calendar is None or reading.verdict is None:
+        return None
+    verdict = reading.verdict
+    return CalendarContext(
+        calendar=view.calendar.name,
+        period=verdict.period,
+        active_periods=list(verdict.periods),
+        weight=verdict.weight,
+        local_time=view.calendar.local_time(reading.at).isoformat(),
+    )
