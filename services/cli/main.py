@@ -2,7 +2,7 @@
 
 import typer
 
-from impactline.cli import calendar, catalog, dev, run, schemas, serve
+from impactline.cli import calendar, catalog, deploy, dev, dlq, keys, run, schemas, serve
 
 app = typer.Typer(
     name="impactline",
@@ -15,6 +15,9 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(serve.app, name="serve")
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(keys.app, name="keys")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(deploy.app, name="deploy")
 app.command("run", help="Start everything with the demo catalog and scenario.")(run.run)
 
 if __name__ == "__main__":

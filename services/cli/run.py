@@ -15,7 +15,7 @@ from rich.console import Console
 
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import ImpactEvent, utcnow
-from impactline.core.scenario import Scenario
+from impactline.core.scenario import Scenario, ScenarioClock
 from impactline.runtime.embedded import ensure_infrastructure, stop_infrastructure
 from impactline.runtime.kafka import open_tail, topic_name
 from impactline.runtime.settings import SOURCE_ROOT, Settings
@@ -84,6 +84,7 @@ async def _run(plan: Scenario, duration: float | None, ingest_port: int, keep: b
 def _print_where_to_look(system: RunningSystem, bootstrap: str, log_dir: Path) -> None:
     key_file = system.settings.state_dir / "dev-api-key"
     console.print(f"  ingest API     {system.ingest_url}/docs   (POST /v1/events)")
+    console.print(f"  query API      {system.api_url}/docs   (services, incidents, catalog)")
     console.print(f"  API key        in {key_file} (admin scope, new each run)")
     console.print(f"  Kafka          {bootstrap}   topics: impact.all, impact.<domain>, ...")
     console.print(f"  logs           {log_dir}/")
@@ -94,12 +95,16 @@ async def _play(plan: Scenario, system: RunningSystem) -> None:
     console.print(f"[bold]scenario[/bold] {plan.name}: {plan.description.strip()}")
     headers = {"Authorization": f"Bearer {system.api_key}"}
     async with httpx.AsyncClient(base_url=system.ingest_url, headers=headers) as client:
+        clock = ScenarioClock()
         for step in plan.steps:
             await asyncio.sleep(step.after_seconds)
-            event = step.event(now=utcnow())
+            event = step.event(clock.time_of(step, utcnow()))
             response = await client.post("/v1/events", content=event.model_dump_json())
             response.raise_for_status()
-            console.print(f"  -> posted {event.ci_id} {event.state.value}: {event.summary}")
+            console.print(
+                f"  -> posted {event.ci_id} {event.state.value} at {event.time:%Y-%m-%d %H:%M} "
+                f"UTC: {event.summary}"
+            )
 
 
 def _now():
@@ -125,14 +130,14 @@ async def _print_impacts(settings: Settings) -> None:
 
 
 def format_impact(event: ImpactEvent) -> str:
+    """One line an on-call engineer can read: what, when, how many, how much it weighs."""
     weight = (
-        f"calendar {event.calendar.period} x{event.calendar.weight:g}"
-        if event.calendar
-        else "unweighted"
+        f"{event.calendar.period} x{event.calendar.weight:g}" if event.calendar else "unweighted"
     )
+    flags = " [bold red]HIGH VISIBILITY[/bold red]" if event.high_visibility else ""
     return (
-        f"[bold]impact[/bold] {event.service_id} is {event.state.value}: "
-        f"{event.users_affected} users, rate {event.impact_rate:g}/min, {weight}, "
-        f"{event.business_impact_minutes:g} business impact minutes "
-        f"(cause {event.cause_ci_id})"
+        f"[bold]impact[/bold] {event.service_id} {event.state.value} ({event.reason.value}) "
+        f"at {event.time:%Y-%m-%d %H:%M:%S} UTC: {event.users_affected} users, {weight}, "
+        f"rate {event.impact_rate:.1f}/min, {event.business_impact_minutes:.1f} business impact "
+        f"minutes, {event.priority or 'no priority'}{flags}"
     )

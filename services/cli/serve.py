@@ -37,6 +37,21 @@ def ingest(
 
 
 @app.command()
+def api(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    host: HostOpt = "127.0.0.1",
+    log_level: LogOpt = "info",
+) -> None:
+    """The query API: GET /v1/services, GET/PUT /v1/catalog."""
+    import uvicorn
+
+    from impactline.api.app import create_app
+
+    _logging(log_level)
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_level=log_level)
+
+
+@app.command()
 def correlate(log_level: LogOpt = "info") -> None:
     """The correlate stream worker: CI states to business service health."""
     from impactline.correlate.app import create_app

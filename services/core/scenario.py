@@ -18,16 +18,14 @@ class Step(BaseModel):
     state: State
     summary: str = ""
     at: AwareDatetime | None = Field(
-        default=None, description="Observation time to report instead of now (replays, demos)."
+        default=None,
+        description="Set the scenario clock to this time (replays, demos); later steps continue "
+        "from it as wall time passes.",
     )
 
-    def event(self, now: datetime, source: str = "scenario") -> TelemetryEvent:
+    def event(self, at: datetime, source: str = "scenario") -> TelemetryEvent:
         return TelemetryEvent(
-            ci_id=self.ci_id,
-            state=self.state,
-            summary=self.summary,
-            time=self.at or now,
-            source=source,
+            ci_id=self.ci_id, state=self.state, summary=self.summary, time=at, source=source
         )
 
 
@@ -37,3 +35,19 @@ class Scenario(BaseModel):
     name: str
     description: str = ""
     steps: list[Step] = Field(min_length=1)
+
+
+class ScenarioClock:
+    """Scenario time: wall time until a step sets it, then that time plus the wall time since."""
+
+    def __init__(self) -> None:
+        self._base: datetime | None = None
+        self._wall_base: datetime | None = None
+
+    def time_of(self, step: Step, wall_now: datetime) -> datetime:
+        if step.at is not None:
+            self._base, self._wall_base = step.at, wall_now
+            return step.at
+        if self._base is None or self._wall_base is None:
+            return wall_now
+        return self._base + (wall_now - self._wall_base)

@@ -48,6 +48,14 @@ FEEDBACK = Topic(
     "service_id",
     "User feedback: CSAT and comments per business service.",
 )
+RAW = Topic(
+    "raw",
+    c.TelemetryEvent,
+    "io.impactline.telemetry.v1",
+    "ci_id",
+    "Native events from other producers (CloudEvents binary mode or plain TelemetryEvent JSON); "
+    "ingest validates them and forwards them to telemetry, changes or feedback.",
+)
 CI_STATE = Topic(
     "ci-state",
     c.CIStateChanged,
@@ -89,6 +97,13 @@ TICKS_DOMAIN = Topic(
     "io.impactline.tick.v1",
     "partition",
     "Clock signals per partition for per-domain timers (internal to correlate).",
+)
+TICKS_IMPACT = Topic(
+    "ticks.impact",
+    c.Tick,
+    "io.impactline.tick.v1",
+    "partition",
+    "Clock signals per partition for impact accrual and calendar changes (internal to impact).",
 )
 SERVICE_HEALTH = Topic(
     "service-health",
@@ -148,12 +163,14 @@ REGISTRY: tuple[Topic, ...] = (
     TELEMETRY,
     CHANGES,
     FEEDBACK,
+    RAW,
     CI_STATE,
     DOMAIN_CHANGES,
     INCIDENT_COMMANDS,
     CI_ANNOTATIONS,
     TICKS_CI,
     TICKS_DOMAIN,
+    TICKS_IMPACT,
     SERVICE_HEALTH,
     INCIDENTS,
     IMPACT,
@@ -162,6 +179,15 @@ REGISTRY: tuple[Topic, ...] = (
     DEAD_LETTERS,
     CATALOG,
 )
+
+
+def impact_topic(name: str) -> Topic:
+    """An impact topic by name: `impact.all`, `impact.<domain>` or one a routing rule names."""
+    if name == IMPACT.name:
+        return IMPACT
+    return Topic(
+        name, c.ImpactEvent, IMPACT.ce_type, IMPACT.key, f"Experience-impact events: {name}."
+    )
 
 
 def impact_domain_topic(business_domain: str) -> Topic:

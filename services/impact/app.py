@@ -1,29 +1,45 @@
-"""The impact process: business service health in, experience-impact events out.
-
-Each impact event is written to the ledger first and published second; both are idempotent by the
-event id (derived from the service-health event), so a replay after a crash doubles nothing.
-"""
+"""The impact process: business service health in; experience-impact events, prioritised alerts,
+ITSM incident records and the impact ledger out."""
 
 from __future__ import annotations
 
-import logging
+from datetime import timedelta
 
 import faust
 
 from impactline.core import topics
-from impactline.core.contracts import ImpactEvent, ServiceHealthEvent, Weighting, derived_id
-from impactline.core.states import State
+from impactline.core.calendar import load_calendars
+from impactline.core.impact import (
+    DEFAULT_ROUTING,
+    ImpactEngine,
+    load_routing_rules,
+    load_scoring_config,
+)
+from impactline.core.scoring import DEFAULT_CONFIG
 from impactline.impact.ledger import ImpactLedger
+from impactline.impact.worker import ImpactWorker
 from impactline.runtime.catalog_source import CatalogHolder
-from impactline.runtime.kafka import ensure_topics
 from impactline.runtime.settings import Settings
-from impactline.runtime.streams import Rejected, StreamIO, create_stream_app, follow_catalog_topic
-from impactline.runtime.telemetry import current_trace_id, setup_tracing
+from impactline.runtime.streams import (
+    StreamIO,
+    create_stream_app,
+    follow_catalog_topic,
+    start_ticks,
+)
+from impactline.runtime.telemetry import setup_tracing
 
-log = logging.getLogger(__name__)
 
-# Share of a service's users affected by each state, before any calendar or persona weighting.
-STATE_SHARE = {State.DOWN: 1.0, State.DEGRADED: 0.5, State.UNKNOWN: 0.0, State.OK: 0.0}
+def create_engine(settings: Settings, holder: CatalogHolder) -> ImpactEngine:
+    """The engine with the configured calendars, scoring and routing (defaults where unset)."""
+    current = holder.current
+    return ImpactEngine(
+        current.catalog,
+        load_calendars(settings.calendars_dir) if settings.calendars_dir else {},
+        load_scoring_config(settings.scoring_config) if settings.scoring_config else DEFAULT_CONFIG,
+        load_routing_rules(settings.impact_routing) if settings.impact_routing else DEFAULT_ROUTING,
+        catalog_version=current.version,
+        accrual_period=timedelta(seconds=settings.accrual_seconds),
+    )
 
 
 def create_app(
@@ -35,53 +51,27 @@ def create_app(
     app = create_stream_app("impact", settings)
     io = StreamIO(app, settings, "impact")
     follow_catalog_topic(app, holder, settings)
-    domain_topics_ready: set[str] = set()
+    worker = ImpactWorker(
+        io,
+        holder,
+        create_engine(settings, holder),
+        ledger,
+        episodes=app.Table("episodes", default=None, partitions=settings.topic_partitions),
+    )
 
-    async def on_health(health: ServiceHealthEvent) -> None:
-        current = holder.current
-        service = current.catalog.services.get(health.service_id)
-        if service is None:
-            raise Rejected(
-                f"service {health.service_id!r} is not in catalog version {current.version}"
-            )
-        share = STATE_SHARE[health.state]
-        users = round(service.users * share) if share else 0
-        impact = ImpactEvent(
-            id=derived_id(health.id, "impact"),
-            service_id=service.id,
-            service_name=service.name,
-            business_domain=service.domain,
-            correlation_domain=health.correlation_domain,
-            state=health.state,
-            time=health.time,
-            cause_ci_id=health.cause_ci_id,
-            cause_event_id=health.cause_event_id,
-            users_affected=users,
-            personas_affected=[p.name for p in service.personas] if users else [],
-            tier=service.tier,
-            weighting=Weighting.UNWEIGHTED,
-            calendar=None,
-            impact_rate=float(users),
-            business_impact_minutes=0.0,
-            catalog_version=current.version,
-        )
-        await ledger.record(impact, current_trace_id())
-        await io.send(topics.IMPACT, impact, key=service.id, registry=topics.IMPACT)
-        domain_topic = topics.impact_domain_topic(service.domain)
-        if domain_topic.name not in domain_topics_ready:
-            await ensure_topics(
-                settings.require_kafka(),
-                [domain_topic],
-                prefix=settings.topic_prefix,
-                default_partitions=settings.topic_partitions,
-            )
-            domain_topics_ready.add(domain_topic.name)
-        await io.send(domain_topic, impact, key=service.id, registry=domain_topic)
-
-    @app.agent(io.topic(topics.SERVICE_HEALTH))
-    async def impacts(stream: faust.StreamT) -> None:
+    @app.agent(io.topic(topics.SERVICE_HEALTH), name="impact.service-health")
+    async def on_health(stream: faust.StreamT) -> None:
         await ledger.start()
-        await io.consume(topics.SERVICE_HEALTH, stream, on_health, "impact")
+        await io.consume(topics.SERVICE_HEALTH, stream, worker.on_health, "impact")
+
+    @app.agent(io.topic(topics.TICKS_IMPACT), name="impact.ticks")
+    async def on_tick(stream: faust.StreamT) -> None:
+        await ledger.start()
+        await io.consume(
+            topics.TICKS_IMPACT, stream, worker.on_tick, "impact timers", with_partition=True
+        )
+
+    start_ticks(app, io, [topics.TICKS_IMPACT], settings.tick_seconds)
 
     @app.on_before_shutdown.connect
     async def close_ledger(_: faust.App, **__: object) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
 from impactline.core.contracts import ImpactEvent
@@ -20,11 +22,13 @@ class ImpactLedger:
     def __init__(self, database_url: str) -> None:
         self._url = database_url
         self._pool: asyncpg.Pool | None = None
+        self._starting = asyncio.Lock()
 
     async def start(self) -> None:
-        if self._pool is None:
-            await migrate(self._url)
-            self._pool = await create_pool(self._url)
+        async with self._starting:  # several agents may start it at once
+            if self._pool is None:
+                await migrate(self._url)
+                self._pool = await create_pool(self._url)
 
     async def stop(self) -> None:
         if self._pool is not None:

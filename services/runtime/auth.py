@@ -33,8 +33,16 @@ class Principal:
     scopes: frozenset[str]
 
 
+class KeyStoreUnavailable(Exception):
+    """The key store cannot answer now (database away); the request may be retried."""
+
+
 class KeyStore(Protocol):
-    async def lookup(self, key_hash: str) -> Principal | None: ...
+    async def lookup(self, key_hash: str) -> Principal | None:
+        """The principal holding the key with this digest, None if unknown or revoked.
+
+        Raises KeyStoreUnavailable when the answer cannot be known right now.
+        """
 
 
 class StaticKeyStore:
@@ -73,32 +81,48 @@ def require_scope(scope: str):
     """Dependency: the request must present a key that holds `scope` (or `admin`)."""
 
     async def dependency(request: Request) -> Principal:
-        store: KeyStore = request.app.state.key_store
-        key = presented_key(request)
-        if key is None:
-            raise Problem(
-                401,
-                "API key required",
-                "send the key as 'Authorization: Bearer <key>' or in the 'X-API-Key' header",
-                kind="unauthenticated",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        principal = await store.lookup(hash_key(key))
-        if principal is None:
-            raise Problem(
-                401,
-                "Invalid API key",
-                "the key is unknown or revoked",
-                kind="unauthenticated",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if scope not in principal.scopes and "admin" not in principal.scopes:
-            raise Problem(
-                403,
-                "Missing scope",
-                f"this endpoint needs a key with the {scope!r} scope",
-                kind="forbidden",
-            )
-        return principal
+        return await authorize(request.app.state.key_store, presented_key(request), scope)
 
     return dependency
+
+
+async def authorize(store: KeyStore, key: str | None, scope: str) -> Principal:
+    """The principal of `key` when it holds `scope` (or `admin`); otherwise a 401/403 problem.
+
+    For routes whose clients carry the key somewhere else than a header (the PagerDuty
+    `routing_key`).
+    """
+    if key is None:
+        raise Problem(
+            401,
+            "API key required",
+            "send the key as 'Authorization: Bearer <key>' or in the 'X-API-Key' header",
+            kind="unauthenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        principal = await store.lookup(hash_key(key))
+    except KeyStoreUnavailable as exc:
+        raise Problem(
+            503,
+            "Key store unavailable",
+            f"the API key cannot be checked right now, retry later ({exc})",
+            kind="unavailable",
+            headers={"Retry-After": "5"},
+        ) from None
+    if principal is None:
+        raise Problem(
+            401,
+            "Invalid API key",
+            "the key is unknown or revoked",
+            kind="unauthenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if scope not in principal.scopes and "admin" not in principal.scopes:
+        raise Problem(
+            403,
+            "Missing scope",
+            f"this endpoint needs a key with the {scope!r} scope",
+            kind="forbidden",
+        )
+    return principal

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from impactline.core import cloudevents, topics
 from impactline.core.catalog import Catalog, CatalogGraph, CatalogInvalid, load_catalog
+from impactline.core.contracts import CatalogPublished
+from impactline.runtime.catalog_publisher import CATALOG_CONSUMER_OPTIONS, catalog_from_event
 from impactline.runtime.kafka import topic_name
 
 log = logging.getLogger(__name__)
@@ -53,35 +56,41 @@ class CatalogHolder:
         return True
 
 
-# A catalog of 100k CIs is tens of MB of JSON; the catalog topic allows messages that large.
-CATALOG_FETCH_BYTES = 64 * 1024 * 1024
-
-
 async def follow_catalog(holder: CatalogHolder, bootstrap: str, prefix: str = "") -> None:
     """Switch `holder` to every newer catalog version published on the compacted catalog topic.
 
-    Reads without a consumer group, from the beginning, so every worker sees every version (the
-    topic is compacted: the beginning holds the latest). Runs until cancelled.
+    Reads without a consumer group, from the beginning, so every worker sees the latest version
+    (the topic is compacted). Of each fetched batch only the newest message is built, off the
+    event loop, so a backlog of large versions neither piles up nor stalls heartbeats.
+    Runs until cancelled.
     """
-    name = topic_name(topics.CATALOG, prefix)
     consumer = AIOKafkaConsumer(
-        name,
+        topic_name(topics.CATALOG, prefix),
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_partition_fetch_bytes=CATALOG_FETCH_BYTES,
-        fetch_max_bytes=CATALOG_FETCH_BYTES,
+        **CATALOG_CONSUMER_OPTIONS,
     )
     await consumer.start()
     try:
-        async for msg in consumer:
-            try:
-                published = cloudevents.decode(topics.CATALOG, msg.value, msg.headers).event
-                catalog = Catalog.from_documents(published.documents.items())  # type: ignore[attr-defined]
-            except (cloudevents.DecodeError, CatalogInvalid) as exc:
-                # Published catalogs were validated by the writer; keep the current one.
-                log.error("ignoring catalog message at offset %s: %s", msg.offset, exc)
-                continue
-            holder.switch(published.version, catalog)  # type: ignore[attr-defined]
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000)
+            newest = [records[-1] for records in batches.values() if records]
+            for msg in newest:
+                await _adopt(holder, msg)
     finally:
         await consumer.stop()
+
+
+async def _adopt(holder: CatalogHolder, msg: ConsumerRecord) -> None:
+    try:
+        event = cloudevents.decode(topics.CATALOG, msg.value, msg.headers).event
+        assert isinstance(event, CatalogPublished)
+        if event.version <= holder.current.version:
+            return
+        catalog = await asyncio.to_thread(catalog_from_event, event)
+    except (cloudevents.DecodeError, CatalogInvalid) as exc:
+        # Published catalogs were validated by their writer; keep the current one.
+        log.error("ignoring catalog message at offset %s: %s", msg.offset, exc)
+        return
+    holder.switch(event.version, catalog)

@@ -40,7 +40,7 @@ async def ensure_topics(
                 name=topic_name(t, prefix),
                 num_partitions=t.partitions or default_partitions,
                 replication_factor=replication_factor,
-                topic_configs={"cleanup.policy": "compact"} if t.compacted else {},
+                topic_configs=topic_configs(t),
             )
             for t in wanted
             if topic_name(t, prefix) not in existing
@@ -54,6 +54,16 @@ async def ensure_topics(
             log.info("created topics %s", ", ".join(n.name for n in new))
     finally:
         await admin.close()
+
+
+def topic_configs(topic: topics.Topic) -> dict[str, str]:
+    """Broker-side settings of a new topic, from the registry."""
+    configs: dict[str, str] = {}
+    if topic.compacted:
+        configs["cleanup.policy"] = "compact"
+    if topic.max_message_bytes is not None:
+        configs["max.message.bytes"] = str(topic.max_message_bytes)
+    return configs
 
 
 def new_producer(bootstrap: str, client_id: str, **overrides: object) -> AIOKafkaProducer:

@@ -21,6 +21,10 @@ def default_state_dir() -> Path:
     return Path.home() / ".cache" / "impactline"
 
 
+def _deploy(*parts: str) -> Path | None:
+    return SOURCE_ROOT.joinpath("deploy", *parts) if SOURCE_ROOT is not None else None
+
+
 def default_catalog_paths() -> list[Path]:
     if SOURCE_ROOT is not None:
         return [SOURCE_ROOT / "deploy" / "catalog"]
@@ -82,6 +86,27 @@ class Settings(BaseSettings):
         default=None,
         validation_alias="IMPACTLINE_SUPPRESSIONS",
         description="YAML with maintenance windows and silences.",
+    )
+    calendars_dir: Path | None = Field(
+        default_factory=lambda: _deploy("calendars"),
+        validation_alias="IMPACTLINE_CALENDARS",
+        description="Folder of business calendar YAML files, referenced by name from the catalog.",
+    )
+    scoring_config: Path | None = Field(
+        default_factory=lambda: _deploy("impact", "scoring.yaml"),
+        validation_alias="IMPACTLINE_SCORING",
+        description="YAML with impact factors, the priority matrix and XLA weights.",
+    )
+    impact_routing: Path | None = Field(
+        default_factory=lambda: _deploy("impact", "routing.yaml"),
+        validation_alias="IMPACTLINE_ROUTING",
+        description="YAML rules adding impact topics beyond impact.all and impact.<domain>.",
+    )
+    accrual_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="IMPACTLINE_ACCRUAL_SECONDS",
+        description="Period of accrual events while an impact is open (episode time).",
     )
     tick_seconds: float = Field(
         default=1.0,

@@ -14,13 +14,17 @@ from pathlib import Path
 import httpx
 
 from impactline.core import topics
+from impactline.core.catalog import load_catalog
 from impactline.runtime.auth import generate_key
+from impactline.runtime.catalog_publisher import store_and_publish
 from impactline.runtime.db import migrate
+from impactline.runtime.embedded.process import free_port
 from impactline.runtime.kafka import ensure_topics
 from impactline.runtime.settings import Settings
 from impactline.runtime.supervisor import Supervisor
 
-SERVICES = ("ingest", "correlate", "impact")
+SERVICES = ("ingest", "correlate", "impact", "api")
+DEFAULT_API_PORT = 8080
 
 
 @dataclass
@@ -29,13 +33,15 @@ class RunningSystem:
     supervisor: Supervisor
     ingest_url: str
     api_key: str
+    api_url: str
 
     def stop(self) -> None:
         self.supervisor.stop()
 
 
-async def prepare(settings: Settings) -> None:
-    """Schema and topics, before any process needs them."""
+async def prepare(settings: Settings) -> int | None:
+    """Schema, topics and the catalog files as the current catalog version, before any process
+    needs them; returns that version (None when no catalog files are configured)."""
     await migrate(settings.require_database())
     await ensure_topics(
         settings.require_kafka(),
@@ -43,6 +49,10 @@ async def prepare(settings: Settings) -> None:
         prefix=settings.topic_prefix,
         default_partitions=settings.topic_partitions,
     )
+    if not settings.catalog_paths:
+        return None
+    catalog = await asyncio.to_thread(load_catalog, settings.catalog_paths)
+    return await store_and_publish(settings, catalog, "impactline run")
 
 
 def write_dev_key(state_dir: Path) -> str:
@@ -57,23 +67,22 @@ def write_dev_key(state_dir: Path) -> str:
 
 
 def child_env(settings: Settings, api_key: str) -> dict[str, str]:
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": settings.require_kafka(),
-        "DATABASE_URL": settings.require_database(),
-        "IMPACTLINE_STATE_DIR": str(settings.state_dir),
-        "IMPACTLINE_TOPIC_PREFIX": settings.topic_prefix,
-        "IMPACTLINE_PARTITIONS": str(settings.topic_partitions),
-        "IMPACTLINE_CATALOG": ",".join(str(p) for p in settings.catalog_paths),
-        "IMPACTLINE_API_KEYS": f"{api_key}=admin",
-        "IMPACTLINE_TRACES_EXPORTER": settings.otel_exporter,
-    }
+    """These settings as environment variables, so child processes see exactly the same."""
+    env = settings.as_environment()
+    env["IMPACTLINE_API_KEYS"] = ",".join([*settings.api_keys, f"{api_key}=admin"])
     return env
 
 
 async def start_system(
-    settings: Settings, *, ingest_port: int, log_dir: Path, ready_timeout_s: float = 90.0
+    settings: Settings,
+    *,
+    ingest_port: int,
+    log_dir: Path,
+    api_port: int | None = None,
+    ready_timeout_s: float = 90.0,
 ) -> RunningSystem:
-    """Start every service process and wait until ingest is ready; stop them all on failure."""
+    """Start every service process and wait until ingest and the API are ready; stop them all
+    on failure. `api_port` None: 8080 when free, else any free port."""
     await prepare(settings)
     key = write_dev_key(settings.state_dir)
     supervisor = Supervisor(log_dir, child_env(settings, key))
@@ -81,12 +90,16 @@ async def start_system(
         supervisor.start("ingest", "serve", "ingest", "--port", str(ingest_port))
         supervisor.start("correlate", "serve", "correlate")
         supervisor.start("impact", "serve", "impact")
+        api_port = api_port or free_port(DEFAULT_API_PORT)
+        supervisor.start("api", "serve", "api", "--port", str(api_port))
         url = f"http://127.0.0.1:{ingest_port}"
+        api_url = f"http://127.0.0.1:{api_port}"
         await wait_ready(f"{url}/readyz", supervisor, ready_timeout_s)
+        await wait_ready(f"{api_url}/readyz", supervisor, ready_timeout_s)
     except BaseException:
         supervisor.stop()
         raise
-    return RunningSystem(settings, supervisor, url, key)
+    return RunningSystem(settings, supervisor, url, key, api_url)
 
 
 async def wait_ready(url: str, supervisor: Supervisor, timeout_s: float) -> None:

@@ -7,8 +7,11 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
@@ -63,23 +66,46 @@ class TopicTail:
         await self.consumer.stop()
 
 
-@pytest.fixture(scope="session")
-def e2e_settings(
+@pytest.fixture(scope="module")
+async def e2e_settings(
     kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
-    # A fresh topic namespace per session: no offsets or table state from earlier runs.
-    return Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        database_url=database_url,
-        IMPACTLINE_TOPIC_PREFIX=f"e2e-{uuid.uuid4().hex[:8]}.",
-        IMPACTLINE_CATALOG=f"{ROOT / 'deploy' / 'catalog'},{CONFIG / 'cascade-catalog.yaml'}",
-        IMPACTLINE_CORRELATION_CONFIG=str(CONFIG / "correlation.yaml"),
-        IMPACTLINE_TICK_SECONDS="0.5",
-        IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
-    )
+) -> AsyncIterator[Settings]:
+    # A fresh topic namespace and database per test module: no offsets, table state or read
+    # models from other tests.
+    namespace = f"e2e_{uuid.uuid4().hex[:8]}"
+    async with scratch_database(database_url, namespace) as url:
+        yield Settings(
+            kafka_bootstrap_servers=kafka_bootstrap,
+            database_url=url,
+            IMPACTLINE_TOPIC_PREFIX=f"{namespace}.",
+            IMPACTLINE_CATALOG=f"{ROOT / 'deploy' / 'catalog'},{CONFIG / 'cascade-catalog.yaml'}",
+            IMPACTLINE_CORRELATION_CONFIG=str(CONFIG / "correlation.yaml"),
+            IMPACTLINE_TICK_SECONDS="0.5",
+            IMPACTLINE_ACCRUAL_SECONDS="2",
+            IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
+        )
 
 
-@pytest.fixture(scope="session")
+@asynccontextmanager
+async def scratch_database(server_url: str, name: str) -> AsyncIterator[str]:
+    """A new empty database on the same server, dropped afterwards."""
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    parts = urlsplit(server_url)
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        admin = await asyncpg.connect(server_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="module")
 async def system(
     e2e_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningSystem]:

@@ -1,32 +1,19 @@
 """Ingest's HTTP contract: what a client sees for good and bad input (sink held in memory)."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from impactline.core import topics
-from impactline.core.contracts import Contract
+from impactline.core.contracts import DeadLetter
 from impactline.ingest.app import create_app
-from impactline.ingest.sink import SinkUnavailable
+from impactline.ingest.config import IngestSettings
+from impactline.ingest.sink import MemorySink
 from impactline.runtime.auth import StaticKeyStore
 from impactline.runtime.settings import Settings
 
 INGEST = {"Authorization": "Bearer ingest-key"}
-
-
-class MemorySink:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, Contract]] = []
-        self.broken = False
-
-    async def put(self, topic: topics.Topic, events: Sequence[tuple[str, Contract]]) -> None:
-        if self.broken:
-            raise SinkUnavailable("broker down")
-        self.events += [(topic.name, key, event) for key, event in events]
-
-    async def ready(self) -> bool:
-        return not self.broken
 
 
 @pytest.fixture
@@ -37,7 +24,8 @@ def sink() -> MemorySink:
 @pytest.fixture
 def client(sink: MemorySink) -> Iterator[TestClient]:
     keys = StaticKeyStore.from_specs(["ingest-key=ingest", "read-key=read"])
-    with TestClient(create_app(Settings(), sink=sink, key_store=keys)) as c:
+    app = create_app(Settings(), sink=sink, key_store=keys, ingest_settings=IngestSettings())
+    with TestClient(app) as c:
         yield c
 
 
@@ -59,6 +47,15 @@ def test_a_batch_is_accepted_keyed_by_ci(client: TestClient, sink: MemorySink) -
     assert [k for _, k, _ in sink.events] == ["ci-0", "ci-1", "ci-2"]
 
 
+def test_ndjson_lines_are_events(client: TestClient, sink: MemorySink) -> None:
+    body = b'{"ci_id": "a", "state": "ok"}\n\n{"ci_id": "b", "state": "down"}\n'
+    r = client.post(
+        "/v1/events", content=body, headers={**INGEST, "content-type": "application/x-ndjson"}
+    )
+    assert r.status_code == 202 and r.json()["accepted"] == 2
+    assert [k for _, k, _ in sink.events] == ["a", "b"]
+
+
 def test_bad_field_is_named_in_a_problem_document(client: TestClient, sink: MemorySink) -> None:
     r = client.post("/v1/events", json={"ci_id": "db-gl-01", "state": "melted"}, headers=INGEST)
     assert r.status_code == 422
@@ -66,15 +63,37 @@ def test_bad_field_is_named_in_a_problem_document(client: TestClient, sink: Memo
     body = r.json()
     assert body["status"] == 422 and body["title"] == "Invalid event"
     assert body["errors"][0]["pointer"] == "/state"
+    assert body["errors"][0]["field"] == "state"
     assert "ok" in body["errors"][0]["detail"]
     assert sink.events == []
 
 
-def test_bad_item_in_a_batch_is_named_by_index(client: TestClient, sink: MemorySink) -> None:
-    batch = [{"ci_id": "a", "state": "ok"}, {"ci_id": "b"}]
+def test_bad_item_in_a_batch_is_named_by_index_and_the_rest_accepted(
+    client: TestClient, sink: MemorySink
+) -> None:
+    batch = [{"ci_id": "a", "state": "ok"}, {"ci_id": "b"}, {"ci_id": "c", "state": "down"}]
     r = client.post("/v1/events", json=batch, headers=INGEST)
+    assert r.status_code == 202
+    body = r.json()
+    assert body["accepted"] == 2
+    assert [(x["index"], [e["pointer"] for e in x["errors"]]) for x in body["rejected"]] == [
+        (1, ["/1/state"])
+    ]
+    assert [e.ci_id for e in sink.on(topics.TELEMETRY)] == ["a", "c"]
+    # The rejected item is kept with its reason, so it can be fixed and replayed.
+    (letter,) = sink.on(topics.DEAD_LETTERS)
+    assert isinstance(letter, DeadLetter)
+    assert letter.source == "ingest/native" and "/1/state" in letter.reason
+    assert '"ci_id":"b"' in letter.payload
+    assert letter.original_headers["http-route"] == "/v1/events"
+
+
+def test_a_batch_with_nothing_valid_is_one_problem(client: TestClient, sink: MemorySink) -> None:
+    r = client.post("/v1/events", json=[{"ci_id": "a"}, {"state": "ok"}], headers=INGEST)
     assert r.status_code == 422
-    assert [e["pointer"] for e in r.json()["errors"]] == ["/1/state"]
+    assert r.headers["content-type"] == "application/problem+json"
+    errors = r.json()["errors"]
+    assert [(e["index"], e["pointer"]) for e in errors] == [(0, "/0/state"), (1, "/1/ci_id")]
     assert sink.events == []
 
 
@@ -82,6 +101,7 @@ def test_bad_item_in_a_batch_is_named_by_index(client: TestClient, sink: MemoryS
     ("body", "status", "title"),
     [
         (b"{not json", 400, "Malformed JSON"),
+        (b"", 400, "Empty body"),
         (b"[]", 422, "Empty batch"),
         (b'"just a string"', 422, "Invalid event"),
         (
@@ -103,6 +123,24 @@ def test_malformed_bodies_get_problem_documents(
     assert r.headers["content-type"] == "application/problem+json"
 
 
+def test_body_limit_is_configurable(sink: MemorySink) -> None:
+    keys = StaticKeyStore.from_specs(["ingest-key=ingest"])
+    app = create_app(
+        Settings(), sink=sink, key_store=keys, ingest_settings=IngestSettings(max_body_bytes=2048)
+    )
+    event = {"ci_id": "a", "state": "ok", "summary": "x" * 3000}
+    with TestClient(app) as c:
+        r = c.post("/v1/events", json=event, headers=INGEST)
+    assert r.status_code == 413 and r.json()["limit"] == 2048
+
+
+def test_compressed_bodies_are_refused_by_name(client: TestClient) -> None:
+    r = client.post(
+        "/v1/events", content=b"\x1f\x8b", headers={**INGEST, "content-encoding": "gzip"}
+    )
+    assert r.status_code == 415 and "gzip" in r.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [({}, 401), ({"Authorization": "Bearer nope"}, 401), ({"X-API-Key": "read-key"}, 403)],
@@ -120,6 +158,7 @@ def test_broker_down_answers_503_with_retry_after(client: TestClient, sink: Memo
     sink.broken = True
     r = client.post("/v1/events", json={"ci_id": "a", "state": "ok"}, headers=INGEST)
     assert r.status_code == 503
+    assert r.headers["content-type"] == "application/problem+json"
     assert int(r.headers["retry-after"]) > 0
     assert client.get("/readyz").status_code == 503
     assert client.get("/healthz").status_code == 200

@@ -156,7 +156,12 @@ class ImpactEngine:
             )
         if health.id == state.last_health_id:
             return Step(state)
-        episode = replace(state, clock_offset=offset, last_health_id=health.id)
+        episode = replace(
+            state,
+            clock_offset=offset,
+            last_health_id=health.id,
+            incident_id=state.incident_id or health.incident_id,
+        )
         # An event older than what was already accounted for takes effect now, not in the past.
         at = max(at, episode.updated_at)
         episode = self._walk(episode, view, at, out)
@@ -225,6 +230,7 @@ class ImpactEngine:
             accrual=ImpactAccrual.start(at),
             clock_offset=offset,
             last_health_id=health.id,
+            incident_id=health.incident_id,
         )
 
     def _owner_team(self, view: ServiceView, cause_ci_id: str) -> str:

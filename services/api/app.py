@@ -1,0 +1,98 @@
+"""The query API process: the service catalog and portfolio, and run-time catalog replacement."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from impactline.api.catalog_cache import CatalogCache
+from impactline.api.incidents import router as incidents_router
+from impactline.api.incidents import start_incidents
+from impactline.api.routes_catalog import router as catalog_router
+from impactline.api.routes_health import router as health_router
+from impactline.api.routes_services import router as services_router
+from impactline.runtime.auth import KeyStore
+from impactline.runtime.catalog_publisher import CatalogPublisher, KafkaCatalogPublisher
+from impactline.runtime.catalog_store import CatalogStore
+from impactline.runtime.db import create_pool
+from impactline.runtime.http import create_http_app
+from impactline.runtime.kafka import new_producer
+from impactline.runtime.keys import open_key_store
+from impactline.runtime.settings import Settings
+from impactline.runtime.telemetry import setup_tracing
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: CatalogStore | None = None,
+    publisher: CatalogPublisher | None = None,
+    key_store: KeyStore | None = None,
+    refresh_interval_s: float = 1.0,
+    read_models: bool = True,
+) -> FastAPI:
+    """The API app. A `store` or `publisher` given here is used as it is and not closed;
+    otherwise they are opened from `settings` (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS)."""
+    settings = settings or Settings()
+    setup_tracing("api", settings.otel_exporter)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if key_store is None:
+                # The same keys as every HTTP service: IMPACTLINE_API_KEYS, then the database's.
+                app.state.key_store = await stack.enter_async_context(open_key_store(settings))
+            else:
+                app.state.key_store = key_store
+            if store is None:
+                opened = await CatalogStore.open(settings.require_database())
+                stack.push_async_callback(opened.close)
+                app.state.store = opened
+            else:
+                app.state.store = store
+            if publisher is None:
+                kafka = KafkaCatalogPublisher(
+                    settings.require_kafka(), settings.topic_prefix, "impactline-api"
+                )
+                await kafka.start()
+                stack.push_async_callback(kafka.stop)
+                app.state.publisher = kafka
+            else:
+                app.state.publisher = publisher
+            app.state.catalog = CatalogCache(app.state.store, refresh_interval_s)
+            # Read the catalog now: for a large one that takes seconds the first request
+            # should not wait for.
+            await app.state.catalog.get()
+            app.state.settings = settings
+            if read_models:
+                await _start_read_models(app, settings, stack)
+            yield
+
+    app = create_http_app(
+        "impactline API",
+        "Query the business service catalog and portfolio, and replace the catalog at run time. "
+        "Reads need an API key with the `read` scope, writes one with `admin`; send it as "
+        "`Authorization: Bearer <key>` or `X-API-Key`. Errors are RFC 9457 problem documents.",
+        lifespan,
+        "impactline.api",
+    )
+    app.include_router(health_router)
+    app.include_router(services_router)
+    app.include_router(catalog_router)
+    app.include_router(incidents_router)
+    return app
+
+
+async def _start_read_models(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> None:
+    """Incidents (and what the dashboard shows) projected from the topics into our own tables,
+    plus a producer for operator commands."""
+    pool = await create_pool(settings.require_database())
+    stack.push_async_callback(pool.close)
+    producer = new_producer(settings.require_kafka(), "impactline-api")
+    await producer.start()
+    stack.push_async_callback(producer.stop)
+    app.state.producer = producer
+    projection = await start_incidents(app, settings, pool, producer)
+    stack.push_async_callback(projection.stop)

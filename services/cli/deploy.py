@@ -1,0 +1,290 @@
+"""`impactline deploy`: deployment artefacts derived from the code, so they cannot drift from it.
+
+`topics` writes Strimzi `KafkaTopic` resources from the topic registry (plus the Faust internal
+topics and, given a catalog, the per-domain impact topics); `secrets` creates the local secrets
+the Compose stack needs on its first start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets as random_secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from impactline.core import topics
+from impactline.runtime.kafka import topic_configs
+
+app = typer.Typer(
+    help="Generate deployment artefacts (Kubernetes topics, local secrets).",
+    no_args_is_help=True,
+)
+
+# The Faust tables of each stream service. Faust names their changelog topics
+# `<app id>-<table>-changelog`; tests/unit/test_deploy_topics.py builds both apps and fails
+# when a table is added or renamed without updating this.
+STREAM_TABLES: dict[str, tuple[str, ...]] = {
+    "correlate": ("ci-trackers", "domain-correlators"),
+    "impact": ("episodes",),
+}
+STRIMZI_API_VERSION = "kafka.strimzi.io/v1beta2"
+DEFAULT_CLUSTER = "impactline"
+DEFAULT_PARTITIONS = 12
+DEFAULT_REPLICAS = 3
+_K8S_NAME_MAX = 253
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPlan:
+    """One broker-side topic as a deployment creates it."""
+
+    name: str
+    partitions: int
+    description: str
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def stream_app_id(service: str, prefix: str = "") -> str:
+    """The Faust app id, which is also the consumer group and the internal topics' prefix."""
+    return f"{prefix}impactline-{service}"
+
+
+def plan_topics(
+    *,
+    partitions: int = DEFAULT_PARTITIONS,
+    prefix: str = "",
+    domains: Iterable[str] = (),
+    routed: Iterable[str] = (),
+) -> list[TopicPlan]:
+    """Every topic a deployment needs, in a stable order.
+
+    `partitions` must equal the workers' `IMPACTLINE_PARTITIONS`: Faust tables and the tick
+    senders assume every keyed topic has that many partitions.
+    """
+    plans = [
+        TopicPlan(
+            f"{prefix}{t.name}",
+            t.partitions or partitions,
+            t.description,
+            topic_configs(t),
+        )
+        for t in topics.REGISTRY
+    ]
+    registered = {t.name for t in topics.REGISTRY}
+    extra = sorted({topics.impact_domain_topic(d).name for d in domains} | set(routed))
+    for name in extra:
+        if name not in registered:
+            plans.append(
+                TopicPlan(f"{prefix}{name}", partitions, topics.impact_topic(name).description)
+            )
+    for service, tables in STREAM_TABLES.items():
+        app_id = stream_app_id(service, prefix)
+        for table in tables:
+            plans.append(
+                TopicPlan(
+                    f"{app_id}-{table}-changelog",
+                    partitions,
+                    f"Changelog of the {service} table {table} (internal to Faust).",
+                    {"cleanup.policy": "compact"},
+                )
+            )
+        plans.append(
+            TopicPlan(
+                f"{app_id}-__assignor-__leader",
+                1,
+                f"Leader election of the {service} workers (internal to Faust).",
+            )
+        )
+    return plans
+
+
+def resource_name(topic_name: str) -> str:
+    """A Kubernetes object name for a topic (lowercase letters, digits, '-' and '.')."""
+    name = re.sub(r"[^a-z0-9.]+", "-", topic_name.lower()).strip("-.")
+    if not name or len(name) > _K8S_NAME_MAX:
+        raise ValueError(f"topic {topic_name!r} has no valid Kubernetes resource name")
+    return name
+
+
+def kafka_topic(
+    plan: TopicPlan, *, cluster: str, replicas: int, api_version: str = STRIMZI_API_VERSION
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "topicName": plan.name,
+        "partitions": plan.partitions,
+        "replicas": replicas,
+    }
+    if plan.config:
+        spec["config"] = dict(plan.config)
+    return {
+        "apiVersion": api_version,
+        "kind": "KafkaTopic",
+        "metadata": {
+            "name": resource_name(plan.name),
+            "labels": {
+                "strimzi.io/cluster": cluster,
+                "app.kubernetes.io/part-of": "impactline",
+            },
+        },
+        "spec": spec,
+    }
+
+
+def render_topics(
+    plans: list[TopicPlan],
+    *,
+    cluster: str = DEFAULT_CLUSTER,
+    replicas: int = DEFAULT_REPLICAS,
+    api_version: str = STRIMZI_API_VERSION,
+    command: str = "impactline deploy topics",
+) -> str:
+    """The KafkaTopic resources as one multi-document YAML text, each with its description."""
+    names = [resource_name(p.name) for p in plans]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise ValueError(f"several topics map to the resource name(s) {', '.join(clashes)}")
+    header = (
+        f"# Generated by `{command}`.\n"
+        "# Do not edit: change services/core/topics.py (or the catalog) and generate again.\n"
+    )
+    docs = [
+        f"# {p.name}: {p.description}\n"
+        + yaml.safe_dump(
+            kafka_topic(p, cluster=cluster, replicas=replicas, api_version=api_version),
+            sort_keys=False,
+        )
+        for p in plans
+    ]
+    return header + "---\n".join(docs)
+
+
+def catalog_domains(paths: list[Path]) -> list[str]:
+    """Business domains of the active services: each gets an `impact.<domain>` topic."""
+    from impactline.core.catalog import Lifecycle, load_catalog
+
+    catalog = load_catalog(paths)
+    return sorted({s.domain for s in catalog.portfolio() if s.lifecycle is Lifecycle.ACTIVE})
+
+
+def routed_topics(path: Path) -> list[str]:
+    from impactline.core.impact import load_routing_rules
+
+    return sorted({name for rule in load_routing_rules(path).rules for name in rule.topics})
+
+
+@app.command("topics")
+def topics_command(
+    catalog: Annotated[
+        list[Path] | None,
+        typer.Option(help="Catalog files or folders: add an impact.<domain> topic per domain."),
+    ] = None,
+    routing: Annotated[
+        Path | None, typer.Option(help="Impact routing rules: add the topics they name.")
+    ] = None,
+    partitions: Annotated[
+        int, typer.Option(min=1, help="Partitions of keyed topics; equal to IMPACTLINE_PARTITIONS.")
+    ] = DEFAULT_PARTITIONS,
+    replicas: Annotated[int, typer.Option(min=1, help="Replication factor.")] = DEFAULT_REPLICAS,
+    cluster: Annotated[
+        str, typer.Option(help="Strimzi Kafka cluster name (the strimzi.io/cluster label).")
+    ] = DEFAULT_CLUSTER,
+    prefix: Annotated[str, typer.Option(help="IMPACTLINE_TOPIC_PREFIX of the deployment.")] = "",
+    api_version: Annotated[
+        str, typer.Option(help="KafkaTopic apiVersion (kafka.strimzi.io/v1 on newer Strimzi).")
+    ] = STRIMZI_API_VERSION,
+) -> None:
+    """Print Strimzi KafkaTopic resources for every topic, from the topic registry.
+
+    Partition counts, compaction and message size limits come from services/core/topics.py;
+    the Faust changelog and leader topics are included so they get the same replication.
+    """
+    from impactline.core.catalog import CatalogInvalid, CatalogUnreadable
+    from impactline.core.impact import RoutingError
+
+    args = ["impactline deploy topics"]
+    args += [f"--catalog {p}" for p in catalog or []]
+    args += [f"--routing {routing}"] if routing else []
+    for flag, value, default in (
+        ("--partitions", partitions, DEFAULT_PARTITIONS),
+        ("--replicas", replicas, DEFAULT_REPLICAS),
+        ("--cluster", cluster, DEFAULT_CLUSTER),
+        ("--prefix", prefix, ""),
+        ("--api-version", api_version, STRIMZI_API_VERSION),
+    ):
+        if value != default:
+            args.append(f"{flag} {value}")
+    try:
+        domains = catalog_domains(catalog) if catalog else []
+        routed = routed_topics(routing) if routing else []
+    except (CatalogInvalid, CatalogUnreadable, RoutingError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    plans = plan_topics(partitions=partitions, prefix=prefix, domains=domains, routed=routed)
+    text = render_topics(
+        plans, cluster=cluster, replicas=replicas, api_version=api_version, command=" ".join(args)
+    )
+    typer.echo(text, nl=False)
+
+
+PASSWORD_FILE = "db-password"
+PGPASS_FILE = "pgpass"
+
+
+def write_local_secrets(
+    directory: Path, *, database_uid: int | None = None, service_uid: int | None = None
+) -> list[Path]:
+    """Create a random database password as the files PostgreSQL and the services read.
+
+    Existing files are kept: the database volume was initialised with that password. Returns
+    the files created. The uids are applied only when running as root (the Compose init step).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    password_path = directory / PASSWORD_FILE
+    pgpass_path = directory / PGPASS_FILE
+    created: list[Path] = []
+    if not password_path.exists():
+        _write_private(password_path, random_secrets.token_urlsafe(24) + "\n", database_uid)
+        created.append(password_path)
+    if not pgpass_path.exists():
+        password = password_path.read_text().strip()
+        # host:port:database:user:password; any database and user of the stack's own server.
+        _write_private(pgpass_path, f"*:*:*:*:{password}\n", service_uid)
+        created.append(pgpass_path)
+    return created
+
+
+def _write_private(path: Path, text: str, uid: int | None) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    # libpq and asyncpg refuse a password file that others can read, so ownership moves to
+    # the reader instead of widening the mode.
+    if uid is not None and os.geteuid() == 0:
+        os.chown(path, uid, uid)
+
+
+@app.command("secrets")
+def secrets_command(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the secret files into.")],
+    database_uid: Annotated[
+        int | None, typer.Option(help="Owner of db-password (the PostgreSQL server's uid).")
+    ] = None,
+    service_uid: Annotated[
+        int | None, typer.Option(help="Owner of pgpass (the impactline services' uid).")
+    ] = None,
+) -> None:
+    """Create the local stack's database password once (db-password and a pgpass file).
+
+    Used by docker-compose.yml on first start; existing files are left as they are.
+    """
+    created = write_local_secrets(directory, database_uid=database_uid, service_uid=service_uid)
+    for path in created:
+        typer.echo(f"created {path}")
+    if not created:
+        typer.echo(f"kept the existing secrets in {directory}")

@@ -1,0 +1,49 @@
+"""Knobs of the ingest process that no other process needs, from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IMPACTLINE_INGEST_", extra="ignore")
+
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body accepted (bytes)."
+    )
+    rate_per_s: float = Field(
+        default=1000.0,
+        gt=0,
+        description="Requests per second each API key may send on average (token bucket refill).",
+    )
+    burst: int = Field(
+        default=2000, ge=1, description="Requests a key may send at once before being limited."
+    )
+    idempotency_ttl_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How long an Idempotency-Key is remembered with the answer it got.",
+    )
+    idempotency_max_keys: int = Field(
+        default=20_000, ge=1, description="Idempotency keys remembered at most (oldest go first)."
+    )
+    recent_ids: int = Field(
+        default=100_000,
+        ge=0,
+        description="Event ids remembered so an exact resend is not produced again (0: off).",
+    )
+    recent_ids_ttl_s: float = Field(
+        default=600.0, gt=0, description="How long an event id counts as recently produced."
+    )
+    key_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a key lookup in the database is reused; a revoke takes this long.",
+    )
+    raw_input: bool = Field(
+        default=True, description="Consume the `raw` topic and forward what is valid."
+    )
+    retry_after_s: int = Field(
+        default=5, ge=1, description="Retry-After sent when the broker cannot take events."
+    )

@@ -1,0 +1,241 @@
+"""What every ingest route does around its adapter: read, translate, publish, answer.
+
+A route only says how its format is translated (and, for PagerDuty, how the answer looks); this
+module reads the body within its size limit, applies the Idempotency-Key, publishes the accepted
+events to their topics and the rejected items to the dead-letter topic, and answers with what was
+accepted. Nothing is acknowledged before the broker confirmed it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from fastapi import Request, Response
+
+from impactline.core import topics
+from impactline.core.contracts import Contract, DeadLetter, derived_id, utcnow
+from impactline.ingest.adapters import AdapterError, IngestEvent, Translation, destination
+from impactline.ingest.body import adapter_problem, read_body, rejection_problem
+from impactline.ingest.config import IngestSettings
+from impactline.ingest.deadletters import http_dead_letters
+from impactline.ingest.idempotency import (
+    IdempotencyInFlight,
+    IdempotencyMismatch,
+    IdempotencyStore,
+    RecentIds,
+    StoredAnswer,
+    fingerprint,
+    valid_key,
+)
+from impactline.ingest.ratelimit import RateLimiter
+from impactline.ingest.sink import EventSink, SinkUnavailable, put_all
+from impactline.runtime.auth import Principal
+from impactline.runtime.kafka import topic_name
+from impactline.runtime.problems import Problem, problem_response
+from impactline.runtime.telemetry import current_trace_id
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+@dataclass
+class IngestState:
+    """Everything the routes share, kept on `app.state.ingest`."""
+
+    settings: IngestSettings
+    sink: EventSink
+    limiter: RateLimiter
+    idempotency: IdempotencyStore
+    recent: RecentIds
+    prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """One request as a translator sees it."""
+
+    body: bytes
+    headers: Mapping[str, str]
+    media_type: str
+    received_at: datetime
+    # Set with an Idempotency-Key: ids given to events the sender left without one derive from
+    # it, so a retry yields the same ids even where the answer was not remembered.
+    id_seed: str | None = None
+
+    def seeded_id(self, index: int) -> str | None:
+        return None if self.id_seed is None else derived_id(self.id_seed, str(index))
+
+
+@dataclass(slots=True)
+class Published:
+    """What was made durable for one request."""
+
+    events: list[IngestEvent]
+    duplicates: int
+    letters: list[DeadLetter] = field(default_factory=list)
+
+
+Translator = Callable[[Intake], Translation[Any]]
+Answer = Callable[[Translation[Any], Published], tuple[int, dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """How one route reads its input."""
+
+    name: str  # adapter name; dead letters are `ingest/<name>`
+    translate: Translator
+    title: str = "Invalid event"  # title of the problem for invalid input
+    invalid_status: int = 422
+    answer: Answer | None = None  # default: accepted / ids / rejected
+    # Extra members of the problem document for invalid input (a client's expected shape).
+    problem_extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+def state_of(request: Request) -> IngestState:
+    state: IngestState = request.app.state.ingest
+    return state
+
+
+async def handle(request: Request, principal: Principal, fmt: Format) -> Response:
+    """Run one ingest request from body to answer."""
+    state = state_of(request)
+    body = getattr(request.state, "raw_body", None)  # read already to find the key
+    if body is None:
+        body = await read_body(request, state.settings.max_body_bytes)
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return await _respond(request, state, fmt, body, None)
+    if not valid_key(key):
+        raise Problem(
+            400,
+            "Invalid Idempotency-Key",
+            "the Idempotency-Key header must be 1 to 255 printable characters",
+            kind="validation",
+            errors=[{"header": "idempotency-key", "field": "Idempotency-Key", "detail": "invalid"}],
+        )
+    scope = (principal.key_id, key)
+    print_ = fingerprint(request.method, request.url.path, request.headers, body)
+    try:
+        stored = state.idempotency.begin(scope, print_)
+    except IdempotencyMismatch:
+        raise Problem(
+            422,
+            "Idempotency-Key reused",
+            "this Idempotency-Key was already used for a different request; use a new key",
+            kind="idempotency-key-reused",
+        ) from None
+    except IdempotencyInFlight:
+        raise Problem(
+            409,
+            "Request in progress",
+            "a request with this Idempotency-Key is still being handled; retry shortly",
+            kind="idempotency-key-in-flight",
+            headers={"Retry-After": "1"},
+        ) from None
+    if stored is not None:
+        return Response(
+            stored.body,
+            status_code=stored.status,
+            media_type=stored.media_type,
+            headers={**dict(stored.headers), REPLAYED_HEADER: "true"},
+        )
+    try:
+        response = await _respond(request, state, fmt, body, f"{principal.key_id}\x1f{key}")
+    except BaseException:
+        state.idempotency.abandon(scope)
+        raise
+    state.idempotency.finish(
+        scope,
+        StoredAnswer(
+            response.status_code,
+            bytes(response.body),
+            response.media_type or "application/json",
+            tuple((k, v) for k, v in response.headers.items() if k.lower() == "retry-after"),
+        ),
+    )
+    return response
+
+
+async def _respond(
+    request: Request, state: IngestState, fmt: Format, body: bytes, seed: str | None
+) -> Response:
+    try:
+        return await _process(request, state, fmt, body, seed)
+    except Problem as problem:
+        return problem_response(problem, request.url.path)
+
+
+async def _process(
+    request: Request, state: IngestState, fmt: Format, body: bytes, seed: str | None
+) -> Response:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    intake = Intake(body, request.headers, media, utcnow(), seed)
+    try:
+        translation = fmt.translate(intake)
+    except AdapterError as err:
+        raise adapter_problem(err, fmt.title, fmt.invalid_status, **fmt.problem_extras) from None
+    if not translation.accepted and translation.rejected:
+        raise rejection_problem(translation.rejection_fields(), fmt.title)
+    published = await publish(state, fmt, intake, translation, request.url.path)
+    if fmt.answer is not None:
+        status, content = fmt.answer(translation, published)
+    else:
+        status, content = 202, default_answer(translation, published)
+    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
+
+
+async def publish(
+    state: IngestState, fmt: Format, intake: Intake, translation: Translation[Any], route: str
+) -> Published:
+    """Produce the new events and the dead letters; SinkUnavailable becomes a 503 problem."""
+    batches: dict[topics.Topic, list[tuple[str, Contract]]] = defaultdict(list)
+    fresh: list[tuple[str, str]] = []
+    duplicates = 0
+    for event in translation.accepted:
+        topic, key = destination(event)
+        name = topic_name(topic, state.prefix)
+        if state.recent.seen(name, event.id):
+            duplicates += 1
+            continue
+        batches[topic].append((key, event))
+        fresh.append((name, event.id))
+    letters: list[DeadLetter] = []
+    if translation.rejected:
+        context = {"content-type": intake.media_type} if intake.media_type else {}
+        letters = http_dead_letters(translation, fmt.name, route, context, intake.received_at)
+        batches[topics.DEAD_LETTERS].extend((letter.source, letter) for letter in letters)
+    try:
+        await put_all(state.sink, batches)
+    except SinkUnavailable as exc:
+        raise Problem(
+            503,
+            "Broker unavailable",
+            f"nothing was accepted, retry later ({exc})",
+            kind="unavailable",
+            headers={"Retry-After": str(state.settings.retry_after_s)},
+        ) from None
+    state.recent.remember(fresh)
+    return Published(list(translation.accepted), duplicates, letters)
+
+
+def default_answer(translation: Translation[Any], published: Published) -> dict[str, Any]:
+    """`accepted`, their `ids`, each `rejected` item by index with its errors, and notes."""
+    answer: dict[str, Any] = {
+        "accepted": len(published.events),
+        "ids": [e.id for e in published.events],
+    }
+    if translation.rejected:
+        answer["rejected"] = [
+            {"index": index, "errors": err.fields()} for index, err in translation.rejected
+        ]
+    if published.duplicates:
+        answer["duplicates"] = published.duplicates
+    if translation.notes:
+        answer["notes"] = translation.notes
+    answer["trace_id"] = current_trace_id()
+    return answer
