@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from typing import Annotated
 
 import typer
@@ -21,19 +22,31 @@ def _logging(level: str) -> None:
     )
 
 
+def _http(module: str, host: str, port: int, log_level: str) -> None:
+    """Serve `impactline.<module>.app.create_app` with uvicorn."""
+    import uvicorn
+
+    _logging(log_level)
+    create_app = import_module(f"impactline.{module}.app").create_app
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_level=log_level)
+
+
+def _stream(module: str, log_level: str) -> None:
+    """Run `impactline.<module>.app.create_app` as a Faust worker until stopped."""
+    from impactline.runtime.streams import run_worker
+
+    _logging(log_level)
+    run_worker(import_module(f"impactline.{module}.app").create_app(Settings()), log_level)
+
+
 @app.command()
 def ingest(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
     host: HostOpt = "127.0.0.1",
     log_level: LogOpt = "info",
 ) -> None:
-    """The HTTP ingest API: POST /v1/events."""
-    import uvicorn
-
-    from impactline.ingest.app import create_app
-
-    _logging(log_level)
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_level=log_level)
+    """The HTTP ingest API: POST /v1/events and the other input formats."""
+    _http("ingest", host, port, log_level)
 
 
 @app.command()
@@ -42,30 +55,17 @@ def api(
     host: HostOpt = "127.0.0.1",
     log_level: LogOpt = "info",
 ) -> None:
-    """The query API: GET /v1/services, GET/PUT /v1/catalog."""
-    import uvicorn
-
-    from impactline.api.app import create_app
-
-    _logging(log_level)
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_level=log_level)
+    """The query API and dashboard: services, incidents, catalog."""
+    _http("api", host, port, log_level)
 
 
 @app.command()
 def correlate(log_level: LogOpt = "info") -> None:
-    """The correlate stream worker: CI states to business service health."""
-    from impactline.correlate.app import create_app
-    from impactline.runtime.streams import run_worker
-
-    _logging(log_level)
-    run_worker(create_app(Settings()), log_level)
+    """The correlate stream worker: CI states to incidents and business service health."""
+    _stream("correlate", log_level)
 
 
 @app.command()
 def impact(log_level: LogOpt = "info") -> None:
     """The impact stream worker: service health to experience-impact events and the ledger."""
-    from impactline.impact.app import create_app
-    from impactline.runtime.streams import run_worker
-
-    _logging(log_level)
-    run_worker(create_app(Settings()), log_level)
+    _stream("impact", log_level)
