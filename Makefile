@@ -6,8 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+WORKERS ?= 1
 
-.PHONY: help install infra run test test-unit test-integration lint fmt schemas bench dev-up dev-down clean
+.PHONY: help install infra browser run test test-faults test-unit test-integration lint fmt schemas bench dev-up dev-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -24,14 +25,32 @@ install: $(STAMP) ## Install Python packages
 infra: $(STAMP) ## Install the embedded Kafka jars and PostgreSQL server (cached)
 	@$(BIN)/python -m impactline.runtime.embedded install
 
-run: infra ## Start the whole system with the demo catalog and scenario
-	@$(BIN)/impactline run $(RUN_ARGS)
+run: infra ## Start the whole system with the demo catalog and scenario (WORKERS=2: two per stream service)
+	@$(BIN)/impactline run --workers $(WORKERS) $(RUN_ARGS)
 
-test: infra ## Install what tests need and run every test
+CHROMIUM := /usr/bin/chromium
+
+# Without Chromium the other tests still run; the browser test then fails and says why.
+browser: ## Install Debian's Chromium for the dashboard's browser test (as root, once)
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "==> Chromium (apt-get install chromium)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+			|| echo "WARNING: could not install Chromium; the dashboard browser test will fail" >&2; \
+	else \
+		echo "WARNING: $(CHROMIUM) is missing and only root can install it (apt-get install -y chromium);" \
+			"the dashboard browser test will fail" >&2; \
+	fi
+
+test: infra browser ## Install what tests need and run every test
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/impactline schemas write --check
-	@$(BIN)/pytest $(PYTEST_ARGS)
+	@$(BIN)/pytest -m "not faults_full" $(PYTEST_ARGS)
+
+test-faults: infra ## Fault injection at full size (kills, outages, poison, security), then docs/reliability.md
+	@IMPACTLINE_FAULTS=full $(BIN)/pytest tests/faults $(PYTEST_ARGS)
+	@$(BIN)/python -m tests.faults.report
 
 test-unit: $(STAMP) ## Only the fast unit tests (no servers)
 	@$(BIN)/pytest tests/unit $(PYTEST_ARGS)

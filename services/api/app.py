@@ -8,11 +8,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from impactline.api.catalog_cache import CatalogCache
+from impactline.api.dashboard import router as dashboard_router
+from impactline.api.health_model import router as health_model_router
+from impactline.api.health_model import start_health_model
 from impactline.api.incidents import router as incidents_router
 from impactline.api.incidents import start_incidents
 from impactline.api.routes_catalog import router as catalog_router
 from impactline.api.routes_health import router as health_router
 from impactline.api.routes_services import router as services_router
+from impactline.api.stream import router as stream_router
+from impactline.api.stream import start_stream
 from impactline.runtime.auth import KeyStore
 from impactline.runtime.catalog_publisher import CatalogPublisher, KafkaCatalogPublisher
 from impactline.runtime.catalog_store import CatalogStore
@@ -20,6 +25,7 @@ from impactline.runtime.db import create_pool
 from impactline.runtime.http import create_http_app
 from impactline.runtime.kafka import new_producer
 from impactline.runtime.keys import open_key_store
+from impactline.runtime.metrics import instrument_http
 from impactline.runtime.settings import Settings
 from impactline.runtime.telemetry import setup_tracing
 
@@ -78,10 +84,14 @@ def create_app(
         lifespan,
         "impactline.api",
     )
+    instrument_http(app, "api")
     app.include_router(health_router)
     app.include_router(services_router)
     app.include_router(catalog_router)
     app.include_router(incidents_router)
+    app.include_router(health_model_router)
+    app.include_router(stream_router)
+    app.include_router(dashboard_router)
     return app
 
 
@@ -96,3 +106,7 @@ async def _start_read_models(app: FastAPI, settings: Settings, stack: AsyncExitS
     app.state.producer = producer
     projection = await start_incidents(app, settings, pool, producer)
     stack.push_async_callback(projection.stop)
+    health = await start_health_model(app, settings, pool, producer)
+    stack.push_async_callback(health.stop)
+    feeder = await start_stream(app, settings)
+    stack.push_async_callback(feeder.stop)

@@ -31,7 +31,7 @@ app = typer.Typer(
 # when a table is added or renamed without updating this.
 STREAM_TABLES: dict[str, tuple[str, ...]] = {
     "correlate": ("ci-trackers", "domain-correlators"),
-    "impact": ("episodes",),
+    "impact": ("episodes", "experience"),
 }
 STRIMZI_API_VERSION = "kafka.strimzi.io/v1beta2"
 DEFAULT_CLUSTER = "impactline"

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from impactline.ingest.dlq import read_letters, replay
+from impactline.ingest.dlq import ReplayReport, StoredLetter, read_letters, replay
 from impactline.runtime.embedded import EmbeddedKafka
 from impactline.runtime.settings import Settings
 
@@ -47,7 +47,7 @@ def list_(
     """List dead letters, oldest first: time, source, where they came from, reason."""
     settings = Settings()
 
-    async def go() -> tuple[list, int]:
+    async def go() -> tuple[list[StoredLetter], int]:
         bootstrap = await bootstrap_servers(settings)
         return await read_letters(bootstrap, settings.topic_prefix, source=source)
 
@@ -92,7 +92,7 @@ def replay_(
     """
     settings = Settings()
 
-    async def go():
+    async def go() -> ReplayReport:
         bootstrap = await bootstrap_servers(settings)
         return await replay(
             bootstrap,

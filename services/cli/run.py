@@ -36,15 +36,21 @@ def run(
     keep_infra: Annotated[
         bool, typer.Option(help="Leave the embedded Kafka and PostgreSQL running on exit.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Processes per stream service (correlate, impact), one group."),
+    ] = 1,
 ) -> None:
     """Start Kafka, PostgreSQL and every service, play the demo scenario, print impact events."""
     plan = Scenario.model_validate(yaml.safe_load(scenario.read_text()))
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(plan, duration, ingest_port, keep_infra))
+        asyncio.run(_run(plan, duration, ingest_port, keep_infra, workers))
     console.print("[bold]stopped[/bold]: every process this run started has exited")
 
 
-async def _run(plan: Scenario, duration: float | None, ingest_port: int, keep: bool) -> None:
+async def _run(
+    plan: Scenario, duration: float | None, ingest_port: int, keep: bool, workers: int = 1
+) -> None:
     started = time.monotonic()
     settings = Settings()
     console.print(
@@ -58,7 +64,9 @@ async def _run(plan: Scenario, duration: float | None, ingest_port: int, keep: b
     system: RunningSystem | None = None
     try:
         console.print("starting ingest, correlate and impact ...")
-        system = await start_system(settings, ingest_port=ingest_port, log_dir=log_dir)
+        system = await start_system(
+            settings, ingest_port=ingest_port, log_dir=log_dir, workers=workers
+        )
         console.print(f"ready after {time.monotonic() - started:.1f}s\n")
         _print_where_to_look(system, infra.bootstrap, log_dir)
         watcher = asyncio.create_task(_print_impacts(settings))
@@ -83,6 +91,7 @@ async def _run(plan: Scenario, duration: float | None, ingest_port: int, keep: b
 
 def _print_where_to_look(system: RunningSystem, bootstrap: str, log_dir: Path) -> None:
     key_file = system.settings.state_dir / "dev-api-key"
+    console.print(f"  [bold]dashboard[/bold]      {system.api_url}/   (paste the API key once)")
     console.print(f"  ingest API     {system.ingest_url}/docs   (POST /v1/events)")
     console.print(f"  query API      {system.api_url}/docs   (services, incidents, catalog)")
     console.print(f"  API key        in {key_file} (admin scope, new each run)")

@@ -285,6 +285,59 @@ class AlertEvent(Contract):
     resolved: bool = False
 
 
+class XlaReportReason(StrEnum):
+    """Why an XLA report was emitted."""
+
+    BREACH = "breach"
+    RECOVERED = "recovered"
+    UPDATE = "update"
+
+
+class ErrorBudgetStatus(Contract):
+    """The SLO error budget of a business service over its SLO period."""
+
+    slo: float = Field(gt=0, lt=1, description="Availability objective, e.g. 0.999.")
+    period: str = Field(description="The SLO period as an ISO 8601 duration, e.g. `P30D`.")
+    consumed: float = Field(
+        ge=0, description="Share of the budget spent; above 1 the SLO is missed."
+    )
+    remaining: float = Field(description="1 - consumed; negative once the budget is overspent.")
+    burn_rate: float | None = Field(
+        default=None,
+        ge=0,
+        description="Fastest burn rate sustained over a rule's window pair; null: no evidence.",
+    )
+
+
+class XlaReport(Contract):
+    """The experience (XLA) score of a business service over a rolling window.
+
+    `breach` and `recovered` reports are events: emitted once when the score crosses below its
+    target and once when it is back at or above it. `update` reports are periodic, at most
+    once per window step (a sixtieth of the window by default).
+    """
+
+    id: EventId
+    reason: XlaReportReason
+    service_id: Identifier
+    service_name: str
+    window: str = Field(description="Window length as an ISO 8601 duration: `PT1H`, `P30D`.")
+    window_start: AwareDatetime
+    time: AwareDatetime = Field(description="End of the window: the instant scored.")
+    score: float = Field(ge=0, le=100)
+    target: float = Field(ge=0, le=100)
+    breached: bool = Field(description="Whether the score is below the target.")
+    weakest: str | None = Field(default=None, description="Lowest component when breached.")
+    components: dict[str, float] = Field(description="Component -> 0-100 score.")
+    weights: dict[str, float] = Field(description="Component -> weight after re-normalising.")
+    availability: float | None = Field(default=None, ge=0, le=1)
+    impact_minutes: float = Field(ge=0, description="Business impact minutes in the window.")
+    csat: float | None = Field(default=None, ge=1, le=5, description="Mean rating 1-5.")
+    sentiment: float | None = Field(default=None, ge=-1, le=1, description="Mean compound.")
+    error_budget: ErrorBudgetStatus
+    summary: str
+
+
 class ItsmAction(StrEnum):
     CREATE = "create"
     UPDATE = "update"

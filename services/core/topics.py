@@ -133,6 +133,14 @@ ALERTS = Topic(
     "dedup_key",
     "Alerts prioritised by business impact for on-call engineers.",
 )
+XLA = Topic(
+    "xla",
+    c.XlaReport,
+    "io.impactline.xla.v1",
+    "service_id",
+    "Experience scores per business service and rolling window: target breaches and "
+    "recoveries as events, and periodic updates.",
+)
 ITSM = Topic(
     "itsm",
     c.ItsmIncidentEvent,
@@ -176,6 +184,7 @@ REGISTRY: tuple[Topic, ...] = (
     IMPACT,
     ALERTS,
     ITSM,
+    XLA,
     DEAD_LETTERS,
     CATALOG,
 )

@@ -75,4 +75,9 @@ def create_app(settings: Settings, holder: CatalogHolder | None = None) -> faust
         topics.TICKS_DOMAIN, worker.on_domain_tick, "correlate domain timers", with_partition=True
     )
     start_ticks(app, io, [topics.TICKS_CI, topics.TICKS_DOMAIN], settings.tick_seconds)
+
+    @app.on_partitions_revoked.connect
+    async def forget(*_: object, **__: object) -> None:
+        worker.forget_partitions()
+
     return app

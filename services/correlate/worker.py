@@ -9,7 +9,7 @@ continues the same incidents.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import faust
 
@@ -39,7 +39,14 @@ from impactline.core.correlation import (
 )
 from impactline.core.correlation.outcomes import CIOutcome
 from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion
-from impactline.runtime.streams import Rejected, StreamIO, local_keys
+from impactline.runtime.streams import (
+    Rejected,
+    StreamIO,
+    already_applied,
+    local_keys,
+    partition_of,
+    with_applied,
+)
 
 log = logging.getLogger(__name__)
 # Timers fire a little behind the wall clock so events that are slightly late still count.
@@ -66,6 +73,9 @@ class CorrelateWorker:
         self.context = self._context(holder.current)
         # Correlators keep derived caches (service health); reuse them between events.
         self._live: dict[str, DomainCorrelator] = {}
+        # Next timer deadline of each CI tracker here, so a tick visits only what is due.
+        self._due: dict[str, datetime] = {}
+        self._scanned: set[int] = set()
         holder.on_switch(self._switch)
 
     def _context(self, current: CatalogVersion) -> CorrelationContext:
@@ -93,23 +103,52 @@ class CorrelateWorker:
         domain = self._domain_of(event.ci_id)
         tracker = self._tracker(event.ci_id)
         outcomes = tracker.observe(event, self.config, self._ci_type(event.ci_id))
-        self.trackers[event.ci_id] = tracker.to_dict()
+        # Outputs first, state second: a crash in between replays the event against the old
+        # state, which yields the same outputs (same ids) instead of a duplicate-id verdict.
         await self._forward(outcomes, domain)
+        self._save_tracker(event.ci_id, tracker)
 
     async def on_ci_tick(self, tick: Tick, partition: int) -> None:
         now = tick.time - LATENESS
-        for ci_id in local_keys(self.trackers, partition, self.partitions):
+        if partition not in self._scanned:
+            # First tick of this partition here (start or rebalance): learn its deadlines once.
+            for ci_id in local_keys(self.trackers, partition, self.partitions):
+                self._note_deadline(ci_id, self._tracker(ci_id))
+            self._scanned.add(partition)
+        due = [
+            ci_id
+            for ci_id, at in self._due.items()
+            if at <= now and partition_of(ci_id, self.partitions) == partition
+        ]
+        for ci_id in due:
             tracker = self._tracker(ci_id)
-            due = tracker.next_deadline(self.config, self._ci_type(ci_id))
-            if due is None or due > now or ci_id not in self.holder.current.catalog.cis:
+            if ci_id not in self.holder.current.catalog.cis:
+                self._due.pop(ci_id, None)
                 continue
             outcomes = tracker.tick(now, self.config, self._ci_type(ci_id))
-            self.trackers[ci_id] = tracker.to_dict()
             await self._forward(outcomes, self.context.graph.domain_of(ci_id))
+            self._save_tracker(ci_id, tracker)
 
     def _tracker(self, ci_id: str) -> CITracker:
         stored = self.trackers.get(ci_id)
         return CITracker.from_dict(stored) if stored else CITracker(ci_id)
+
+    def _save_tracker(self, ci_id: str, tracker: CITracker) -> None:
+        self.trackers[ci_id] = tracker.to_dict()
+        self._note_deadline(ci_id, tracker)
+
+    def _note_deadline(self, ci_id: str, tracker: CITracker) -> None:
+        at = tracker.next_deadline(self.config, self._ci_type(ci_id))
+        if at is None:
+            self._due.pop(ci_id, None)
+        else:
+            self._due[ci_id] = at
+
+    def forget_partitions(self) -> None:
+        """After a rebalance, cached state may belong to partitions now owned elsewhere."""
+        self._due.clear()
+        self._scanned.clear()
+        self._live.clear()
 
     async def _forward(self, outcomes: list[CIOutcome], domain: str) -> None:
         for change in changes_of(outcomes):
@@ -132,16 +171,25 @@ class CorrelateWorker:
             self._live[domain] = live
         return live
 
-    def _store(self, correlator: DomainCorrelator) -> None:
-        self.domains[correlator.domain] = correlator.to_dict()
+    def _store(self, correlator: DomainCorrelator, event_id: str | None = None) -> None:
+        domain = correlator.domain
+        self.domains[domain] = with_applied(
+            correlator.to_dict(), self.domains.get(domain), event_id
+        )
+
+    def _replayed(self, domain: str, event_id: str) -> bool:
+        """The stored state already includes this input: restored ahead of the offsets after a
+        crash, or repeated by a replay upstream. Its outputs are durable already."""
+        return already_applied(self.domains.get(domain), event_id)
 
     async def on_ci_state(self, change: CIStateChanged) -> None:
+        if self._replayed(change.correlation_domain, change.id):
+            return
         correlator = self._correlator(change.correlation_domain)
         health = correlator.service_health(self.context)
         affected = self.context.graph.services_affected_by(change.ci_id)
         before = {s: health.state_of(s) for s in affected}
         result = correlator.apply(change, self.context)
-        self._store(correlator)
         await self._publish_incidents(result.events)
         note = result.annotation
         annotation = CIAnnotation(
@@ -180,14 +228,21 @@ class CorrelateWorker:
             await self.io.send(
                 topics.SERVICE_HEALTH, event, key=service_id, registry=topics.SERVICE_HEALTH
             )
+        # Stored only once every output is durable (see on_telemetry).
+        self._store(correlator, change.id)
 
     async def on_domain_change(self, change: ChangeEvent) -> None:
-        correlator = self._correlator(self._domain_of(change.ci_id))
+        domain = self._domain_of(change.ci_id)
+        if self._replayed(domain, change.id):
+            return
+        correlator = self._correlator(domain)
         events = correlator.record_change(change, self.context)
-        self._store(correlator)
         await self._publish_incidents(events)
+        self._store(correlator, change.id)
 
     async def on_command(self, command: IncidentCommand) -> None:
+        if self._replayed(command.correlation_domain, command.id):
+            return
         correlator = self._correlator(command.correlation_domain)
         try:
             if command.action is IncidentCommandAction.ACKNOWLEDGE:
@@ -200,8 +255,8 @@ class CorrelateWorker:
                 )
         except (IncidentNotFound, IncidentCommandRejected) as exc:
             raise Rejected(f"{command.action.value} {command.incident_id}: {exc}") from None
-        self._store(correlator)
         await self._publish_incidents(events)
+        self._store(correlator, command.id)
 
     async def on_domain_tick(self, tick: Tick, partition: int) -> None:
         now = tick.time - LATENESS
@@ -211,8 +266,8 @@ class CorrelateWorker:
             if due is None or due > now:
                 continue
             events = correlator.tick(now, self.context)
-            self._store(correlator)
             await self._publish_incidents(events)
+            self._store(correlator)
 
     async def _publish_incidents(self, events: list[IncidentEvent]) -> None:
         for event in events:

@@ -1,5 +1,5 @@
-"""The impact process: business service health in; experience-impact events, prioritised alerts,
-ITSM incident records and the impact ledger out."""
+"""The impact process: business service health and user feedback in; experience-impact events,
+prioritised alerts, ITSM incident records, XLA reports and the impact ledger out."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from impactline.core.impact import (
     load_scoring_config,
 )
 from impactline.core.scoring import DEFAULT_CONFIG
+from impactline.impact.experience import ExperienceKeeper, experience_policy
 from impactline.impact.ledger import ImpactLedger
 from impactline.impact.worker import ImpactWorker
 from impactline.runtime.catalog_source import CatalogHolder
@@ -51,13 +52,17 @@ def create_app(
     app = create_stream_app("impact", settings)
     io = StreamIO(app, settings, "impact")
     follow_catalog_topic(app, holder, settings)
-    worker = ImpactWorker(
+    engine = create_engine(settings, holder)
+    episodes = app.Table("episodes", default=None, partitions=settings.topic_partitions)
+    experience = ExperienceKeeper(
         io,
-        holder,
-        create_engine(settings, holder),
-        ledger,
-        episodes=app.Table("episodes", default=None, partitions=settings.topic_partitions),
+        engine,
+        app.Table("experience", default=None, partitions=settings.topic_partitions),
+        episodes,
+        experience_policy(settings, engine.config),
+        every=timedelta(seconds=settings.xla_seconds),
     )
+    worker = ImpactWorker(io, holder, engine, ledger, episodes=episodes, experience=experience)
 
     @app.agent(io.topic(topics.SERVICE_HEALTH), name="impact.service-health")
     async def on_health(stream: faust.StreamT) -> None:
@@ -70,6 +75,12 @@ def create_app(
         await io.consume(
             topics.TICKS_IMPACT, stream, worker.on_tick, "impact timers", with_partition=True
         )
+
+    # Feedback is keyed by service id like service-health, so it lands in the partition that
+    # owns the service's experience state.
+    @app.agent(io.topic(topics.FEEDBACK), name="impact.feedback")
+    async def on_feedback(stream: faust.StreamT) -> None:
+        await io.consume(topics.FEEDBACK, stream, experience.on_feedback, "impact feedback")
 
     start_ticks(app, io, [topics.TICKS_IMPACT], settings.tick_seconds)
 

@@ -11,10 +11,17 @@ import faust
 from impactline.core import topics
 from impactline.core.contracts import ServiceHealthEvent, Tick, utcnow
 from impactline.core.impact import EpisodeState, ImpactEngine, Step, UnknownService
+from impactline.impact.experience import ExperienceKeeper
 from impactline.impact.ledger import ImpactLedger
 from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion
 from impactline.runtime.kafka import ensure_topics
-from impactline.runtime.streams import Rejected, StreamIO, local_keys
+from impactline.runtime.streams import (
+    Rejected,
+    StreamIO,
+    already_applied,
+    local_keys,
+    with_applied,
+)
 from impactline.runtime.telemetry import current_trace_id
 
 
@@ -26,8 +33,10 @@ class ImpactWorker:
         engine: ImpactEngine,
         ledger: ImpactLedger,
         episodes: faust.Table,
+        experience: ExperienceKeeper | None = None,
     ) -> None:
         self.io = io
+        self.experience = experience
         self.engine = engine
         self.ledger = ledger
         self.episodes = episodes
@@ -40,22 +49,39 @@ class ImpactWorker:
 
     def _episode(self, service_id: str) -> EpisodeState | None:
         stored = self.episodes.get(service_id)
-        return EpisodeState.from_dict(stored) if stored else None
+        # Without "v" only what a closed episode applied is kept (see _apply).
+        return EpisodeState.from_dict(stored) if stored and "v" in stored else None
 
     async def on_health(self, health: ServiceHealthEvent) -> None:
+        if already_applied(self.episodes.get(health.service_id), health.id):
+            return  # restored ahead of the offsets, or repeated upstream: outputs are durable
+        received_at = utcnow()
+        burn_rate = None
+        if self.experience is not None:
+            # Recorded first, so the urgency of this very event sees the time just ended.
+            burn_rate = self.experience.record_health(health, received_at)
         try:
-            step = self.engine.on_health(self._episode(health.service_id), health, utcnow())
+            step = self.engine.on_health(
+                self._episode(health.service_id), health, received_at, burn_rate=burn_rate
+            )
         except UnknownService as exc:
             raise Rejected(str(exc)) from None
-        await self._apply(health.service_id, step)
+        await self._apply(health.service_id, step, health.id)
 
     async def on_tick(self, tick: Tick, partition: int) -> None:
         for service_id in local_keys(self.episodes, partition, self.partitions):
             episode = self._episode(service_id)
             if episode is not None:
-                await self._apply(service_id, self.engine.on_tick(episode, tick.time))
+                burn_rate = None
+                if self.experience is not None:
+                    at = episode.episode_time(tick.time)
+                    burn_rate = self.experience.burn_rate(service_id, at)
+                step = self.engine.on_tick(episode, tick.time, burn_rate=burn_rate)
+                await self._apply(service_id, step)
+        if self.experience is not None:
+            await self.experience.on_tick(tick, partition)
 
-    async def _apply(self, service_id: str, step: Step) -> None:
+    async def _apply(self, service_id: str, step: Step, event_id: str | None = None) -> None:
         # Publish before storing the new state: a crash in between replays the same step, whose
         # outputs have the same ids, instead of losing them.
         trace_id = current_trace_id()
@@ -69,11 +95,15 @@ class ImpactWorker:
             await self.io.send(topics.ALERTS, alert, key=alert.dedup_key, registry=topics.ALERTS)
         for record in step.itsm:
             await self.io.send(topics.ITSM, record, key=record.incident_id, registry=topics.ITSM)
-        if step.state is None:
-            if service_id in self.episodes:
-                del self.episodes[service_id]
-        else:
-            self.episodes[service_id] = step.state.to_dict()
+        if self.experience is not None:
+            self.experience.record_impacts(service_id, (r.event for r in step.impacts))
+        previous = self.episodes.get(service_id)
+        if step.state is not None:
+            self.episodes[service_id] = with_applied(step.state.to_dict(), previous, event_id)
+        elif previous is not None or event_id is not None:
+            # A closed episode keeps what its input applied, so a replay from before the close
+            # (state restored ahead of the offsets) is recognised instead of opening a new one.
+            self.episodes[service_id] = with_applied({}, previous, event_id)
 
     async def _ensure(self, topic: topics.Topic) -> None:
         if topic.name in self._topics_ready:

@@ -21,6 +21,7 @@ from impactline.runtime.auth import KeyStore
 from impactline.runtime.http import create_http_app
 from impactline.runtime.kafka import ensure_topics, new_producer
 from impactline.runtime.keys import open_key_store
+from impactline.runtime.metrics import instrument_http
 from impactline.runtime.settings import Settings
 from impactline.runtime.telemetry import setup_tracing
 
@@ -71,6 +72,7 @@ def create_app(
         "impactline.ingest",
     )
     app.include_router(router)
+    instrument_http(app, "ingest")
     return app
 
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract, DeadLetter, new_id, utcnow
@@ -31,7 +30,13 @@ from impactline.ingest.formats import REPLAYABLE
 from impactline.ingest.intake import Intake
 from impactline.ingest.raw import RawMessageInvalid, translate_message
 from impactline.ingest.sink import KafkaSink
-from impactline.runtime.kafka import new_producer, partition_ids, topic_name
+from impactline.runtime.kafka import (
+    new_admin,
+    new_consumer,
+    new_producer,
+    partition_ids,
+    topic_name,
+)
 from impactline.runtime.problems import Problem
 
 RAW_SOURCE = source_name("raw")
@@ -124,7 +129,7 @@ async def read_letters(
         parts = [TopicPartition(name, p) for p in await partition_ids(bootstrap, name, 5.0)]
     except TimeoutError:
         return [], 0  # the topic does not exist yet: nothing was ever dead-lettered
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = new_consumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     handled: dict[str, dict[int, int]] = {}
     letters: list[StoredLetter] = []
@@ -166,7 +171,7 @@ async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -
 
 
 async def _committed(bootstrap: str, prefix: str, source: str, name: str) -> dict[int, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="impactline-dlq")
+    admin = new_admin(bootstrap, "impactline-dlq")
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(replay_group(prefix, source))
@@ -236,7 +241,7 @@ async def _mark_replayed(
         marks = upto[stored.letter.source]
         marks[stored.partition] = max(marks.get(stored.partition, 0), stored.offset + 1)
     for src in {s.letter.source for s in pending}:
-        consumer = AIOKafkaConsumer(
+        consumer = new_consumer(
             bootstrap_servers=bootstrap,
             group_id=replay_group(prefix, src),
             enable_auto_commit=False,

@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from impactline.core import cloudevents, topics
@@ -28,7 +27,7 @@ from impactline.ingest.adapters import AdapterError, IngestEvent, destination, n
 from impactline.ingest.adapters import cloudevents_http as ce
 from impactline.ingest.deadletters import source_name
 from impactline.ingest.sink import KafkaSink, SinkUnavailable
-from impactline.runtime.kafka import dead_letter_for, topic_name
+from impactline.runtime.kafka import dead_letter_for, new_consumer, topic_name
 
 log = logging.getLogger(__name__)
 SOURCE = source_name("raw")
@@ -87,7 +86,7 @@ class RawInput:
         self.sink = sink
         self.prefix = prefix
         self.topic = topic_name(topics.RAW, prefix)
-        self.consumer = AIOKafkaConsumer(
+        self.consumer = new_consumer(
             self.topic,
             bootstrap_servers=bootstrap,
             group_id=f"{prefix}impactline-ingest-raw",
@@ -119,10 +118,22 @@ class RawInput:
                     await self.consumer.commit()
             except asyncio.CancelledError:
                 raise
-            except KafkaError as exc:
-                # Uncommitted work is read again after a rebalance; nothing is skipped.
-                log.warning("raw input: %s; continuing", exc)
+            except Exception as exc:
+                # Whatever failed, the batch is read again from the last commit: nothing skipped.
+                log.warning("raw input: %s: %s; reading again from the last commit", type(exc), exc)
                 await asyncio.sleep(1)
+                await self._rewind()
+
+    async def _rewind(self) -> None:
+        try:
+            for tp in self.consumer.assignment():
+                committed = await self.consumer.committed(tp)
+                if committed is None:
+                    await self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek(tp, committed)
+        except KafkaError as exc:
+            log.warning("raw input: cannot rewind yet (%s)", exc)
 
     async def _handle(self, messages: list[Any]) -> None:
         out: dict[topics.Topic, list[tuple[str, Contract]]] = defaultdict(list)

@@ -14,14 +14,20 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import MessageSizeTooLargeError
 
 from impactline.core import cloudevents, topics
 from impactline.core.catalog import Catalog
 from impactline.core.contracts import CatalogPublished, derived_id, utcnow
 from impactline.runtime.catalog_store import CatalogStore, stored_documents
-from impactline.runtime.kafka import ensure_topics, new_producer, publish, topic_name
+from impactline.runtime.kafka import (
+    ensure_topics,
+    new_consumer,
+    new_producer,
+    publish,
+    topic_name,
+)
 from impactline.runtime.settings import Settings
 
 CATALOG_KEY = "catalog"
@@ -156,7 +162,7 @@ async def read_latest_catalog(
     happens once a log segment is closed; a reader starting at the beginning would see them all.
     """
     name = topic_name(topics.CATALOG, prefix)
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, **CATALOG_CONSUMER_OPTIONS
     )
     await consumer.start()

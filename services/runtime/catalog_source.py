@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import ConsumerRecord
 
 from impactline.core import cloudevents, topics
 from impactline.core.catalog import Catalog, CatalogGraph, CatalogInvalid, load_catalog
 from impactline.core.contracts import CatalogPublished
 from impactline.runtime.catalog_publisher import CATALOG_CONSUMER_OPTIONS, catalog_from_event
-from impactline.runtime.kafka import topic_name
+from impactline.runtime.kafka import new_consumer, topic_name
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +56,21 @@ class CatalogHolder:
         return True
 
 
-async def follow_catalog(holder: CatalogHolder, bootstrap: str, prefix: str = "") -> None:
+Invalid = Callable[[ConsumerRecord, str], Awaitable[None]]
+
+
+async def follow_catalog(
+    holder: CatalogHolder, bootstrap: str, prefix: str = "", on_invalid: Invalid | None = None
+) -> None:
     """Switch `holder` to every newer catalog version published on the compacted catalog topic.
 
     Reads without a consumer group, from the beginning, so every worker sees the latest version
     (the topic is compacted). Of each fetched batch only the newest message is built, off the
     event loop, so a backlog of large versions neither piles up nor stalls heartbeats.
-    Runs until cancelled.
+    A message that is not a valid catalog is handed to `on_invalid` with the reason (a dead
+    letter) and the current catalog is kept. Runs until cancelled.
     """
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
         topic_name(topics.CATALOG, prefix),
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -77,12 +83,12 @@ async def follow_catalog(holder: CatalogHolder, bootstrap: str, prefix: str = ""
             batches = await consumer.getmany(timeout_ms=1000)
             newest = [records[-1] for records in batches.values() if records]
             for msg in newest:
-                await _adopt(holder, msg)
+                await _adopt(holder, msg, on_invalid)
     finally:
         await consumer.stop()
 
 
-async def _adopt(holder: CatalogHolder, msg: ConsumerRecord) -> None:
+async def _adopt(holder: CatalogHolder, msg: ConsumerRecord, on_invalid: Invalid | None) -> None:
     try:
         event = cloudevents.decode(topics.CATALOG, msg.value, msg.headers).event
         assert isinstance(event, CatalogPublished)
@@ -92,5 +98,7 @@ async def _adopt(holder: CatalogHolder, msg: ConsumerRecord) -> None:
     except (cloudevents.DecodeError, CatalogInvalid) as exc:
         # Published catalogs were validated by their writer; keep the current one.
         log.error("ignoring catalog message at offset %s: %s", msg.offset, exc)
+        if on_invalid is not None:
+            await on_invalid(msg, str(exc))
         return
     holder.switch(event.version, catalog)

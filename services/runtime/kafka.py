@@ -5,16 +5,51 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract, DeadLetter
+from impactline.runtime.settings import Settings
 from impactline.runtime.telemetry import current_trace_headers
 
 log = logging.getLogger(__name__)
+
+
+def client_security(settings: Settings | None = None) -> dict[str, Any]:
+    """aiokafka options for the configured KAFKA_SECURITY_PROTOCOL (TLS, SASL); none for
+    PLAINTEXT. Read from the environment unless `settings` are given."""
+    settings = settings or Settings()
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        options["ssl_context"] = create_ssl_context(cafile=cafile)
+    sasl = settings.kafka_sasl()
+    if sasl is not None:
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"], options["sasl_plain_password"] = sasl
+    return options
+
+
+def new_consumer(*topic_names: str, **options: Any) -> AIOKafkaConsumer:
+    """An AIOKafkaConsumer with the configured security options."""
+    return AIOKafkaConsumer(*topic_names, **{**client_security(), **options})
+
+
+def new_admin(
+    bootstrap: str, client_id: str = "impactline-admin", **options: Any
+) -> AIOKafkaAdminClient:
+    """An admin client with the configured security options."""
+    return AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id=client_id, **{**client_security(), **options}
+    )
 
 
 def topic_name(topic: topics.Topic | str, prefix: str = "") -> str:
@@ -31,7 +66,7 @@ async def ensure_topics(
     replication_factor: int = 1,
 ) -> None:
     """Create the topics that do not exist yet, with the registry's partitions and compaction."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="impactline-admin")
+    admin = new_admin(bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -75,6 +110,7 @@ def new_producer(bootstrap: str, client_id: str, **overrides: object) -> AIOKafk
         "enable_idempotence": True,
         "linger_ms": 5,
         "compression_type": None,
+        **client_security(),
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)
@@ -112,6 +148,11 @@ async def publish(
     )
 
 
+# Dead letters keep at most this much of the original value: a message near the broker's size
+# limit would otherwise make a dead letter over the limit, which could be neither sent nor skipped.
+DEAD_LETTER_PAYLOAD_BYTES = 64 * 1024
+
+
 def dead_letter_for(
     *,
     reason: str,
@@ -122,6 +163,13 @@ def dead_letter_for(
     partition: int | None = None,
     offset: int | None = None,
 ) -> DeadLetter:
+    value = value or b""
+    if len(value) > DEAD_LETTER_PAYLOAD_BYTES:
+        reason = (
+            f"{reason} (payload truncated to the first {DEAD_LETTER_PAYLOAD_BYTES} of "
+            f"{len(value)} bytes; the original stays at its topic and offset)"
+        )
+        value = value[:DEAD_LETTER_PAYLOAD_BYTES]
     return DeadLetter(
         reason=reason,
         source=source,
@@ -129,7 +177,7 @@ def dead_letter_for(
         original_partition=partition,
         original_offset=offset,
         original_headers=cloudevents.headers_to_dict(headers),
-        payload=(value or b"").decode("utf-8", errors="replace"),
+        payload=value.decode("utf-8", errors="replace"),
     )
 
 
@@ -140,7 +188,7 @@ async def open_tail(bootstrap: str, name: str, timeout_s: float = 30.0) -> AIOKa
     waiting for "the event my request caused" needs.
     """
     ids = await partition_ids(bootstrap, name, timeout_s)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = new_consumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
         parts = [TopicPartition(name, p) for p in sorted(ids)]
@@ -156,7 +204,7 @@ async def open_tail(bootstrap: str, name: str, timeout_s: float = 30.0) -> AIOKa
 
 async def partition_ids(bootstrap: str, name: str, timeout_s: float = 30.0) -> list[int]:
     """The partitions of topic `name`, waiting (with a deadline) for it to exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="impactline-admin")
+    admin = new_admin(bootstrap)
     await admin.start()
     try:
         async with asyncio.timeout(timeout_s):

@@ -10,12 +10,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract
 from impactline.runtime.db import TRANSIENT
-from impactline.runtime.kafka import dead_letter_for, publish, topic_name
+from impactline.runtime.kafka import dead_letter_for, new_consumer, publish, topic_name
 
 log = logging.getLogger(__name__)
 Apply = Callable[[list[Contract]], Awaitable[object]]
@@ -38,7 +38,7 @@ class Projection:
         self.producer = producer
         self.prefix = prefix
         self.by_name = {topic_name(t, prefix): t for t in sources}
-        self.consumer = AIOKafkaConsumer(
+        self.consumer = new_consumer(
             *self.by_name,
             bootstrap_servers=bootstrap,
             group_id=f"{prefix}impactline-{name}",

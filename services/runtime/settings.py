@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from impactline.runtime.telemetry import EXPORTERS
@@ -31,6 +32,10 @@ def default_catalog_paths() -> list[Path]:
     return []
 
 
+KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
 class SettingsError(RuntimeError):
     """A required setting is missing; the message says which variable to set."""
 
@@ -41,6 +46,21 @@ def _split(value: object) -> object:
     return value
 
 
+_DURATION = TypeAdapter(timedelta)
+
+
+def _duration(text: str, variable: str) -> timedelta:
+    try:
+        span = _DURATION.validate_python(text)
+    except ValidationError:
+        raise ValueError(
+            f"{variable}: expected an ISO 8601 duration such as PT1H or P30D, got {text!r}"
+        ) from None
+    if span <= timedelta(0):
+        raise ValueError(f"{variable}: expected a positive duration, got {text!r}")
+    return span
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
@@ -48,7 +68,32 @@ class Settings(BaseSettings):
         default=None, description="host:port[,host:port]; unset: the embedded broker."
     )
     database_url: str | None = Field(
-        default=None, description="postgresql:// URL; unset: the embedded server.", repr=False
+        default=None,
+        description="postgresql:// URL; unset: the embedded server. TLS: add `?sslmode=require` "
+        "(or verify-ca / verify-full with `sslrootcert=`).",
+        repr=False,
+    )
+    kafka_security_protocol: KafkaProtocol = Field(
+        default="PLAINTEXT",
+        validation_alias="KAFKA_SECURITY_PROTOCOL",
+        description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field(
+        default="PLAIN",
+        validation_alias="KAFKA_SASL_MECHANISM",
+        description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with a SASL_* protocol).",
+    )
+    kafka_sasl_username: str | None = Field(default=None, validation_alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: str | None = Field(
+        default=None,
+        validation_alias="KAFKA_SASL_PASSWORD",
+        description="Never logged or shown.",
+        repr=False,
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        validation_alias="KAFKA_SSL_CAFILE",
+        description="CA bundle that signed the brokers' certificates; unset: the system's.",
     )
     state_dir: Path = Field(
         default_factory=default_state_dir,
@@ -114,6 +159,42 @@ class Settings(BaseSettings):
         validation_alias="IMPACTLINE_TICK_SECONDS",
         description="How often stream workers run their timers (hold times, accrual).",
     )
+    xla_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="IMPACTLINE_XLA_SECONDS",
+        description="How often impact evaluates XLA scores and error-budget burn-rate alerts.",
+    )
+    xla_windows: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["PT1H", "P1D", "P7D", "P30D"],
+        validation_alias="IMPACTLINE_XLA_WINDOWS",
+        description="Comma-separated ISO 8601 durations: the rolling windows of XLA scores.",
+    )
+    slo_period: str = Field(
+        default="P30D",
+        validation_alias="IMPACTLINE_SLO_PERIOD",
+        description="ISO 8601 duration: the period of the SLO error budget.",
+    )
+    burn_min_bad_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        validation_alias="IMPACTLINE_BURN_MIN_BAD_SECONDS",
+        description="Bad time (seconds of outage) a burn-rate rule's long window must hold "
+        "before the rule fires or raises urgency.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        validation_alias="IMPACTLINE_METRICS_PORT",
+        description="Stream workers serve Prometheus metrics on this port (0: any free port, "
+        "logged at start); unset: off. The HTTP services serve /metrics on their own port.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        validation_alias="IMPACTLINE_METRICS_HOST",
+        description="Address the stream workers' metrics endpoint listens on.",
+    )
     otel_exporter: str = Field(
         default="none",
         validation_alias="IMPACTLINE_TRACES_EXPORTER",
@@ -125,6 +206,30 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         return _split(value)
 
+    @field_validator("xla_windows", mode="before")
+    @classmethod
+    def _window_list(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("xla_windows", mode="after")
+    @classmethod
+    def _windows_are_durations(cls, value: list[str]) -> list[str]:
+        for item in value:
+            _duration(item, "IMPACTLINE_XLA_WINDOWS")
+        return value
+
+    @field_validator("slo_period", mode="after")
+    @classmethod
+    def _period_is_duration(cls, value: str) -> str:
+        _duration(value, "IMPACTLINE_SLO_PERIOD")
+        return value
+
+    def xla_window_spans(self) -> tuple[timedelta, ...]:
+        return tuple(_duration(item, "IMPACTLINE_XLA_WINDOWS") for item in self.xla_windows)
+
+    def slo_period_span(self) -> timedelta:
+        return _duration(self.slo_period, "IMPACTLINE_SLO_PERIOD")
+
     def require_kafka(self) -> str:
         if not self.kafka_bootstrap_servers:
             raise SettingsError(
@@ -132,6 +237,17 @@ class Settings(BaseSettings):
                 "or start the embedded one with `impactline dev up`"
             )
         return self.kafka_bootstrap_servers
+
+    def kafka_sasl(self) -> tuple[str, str] | None:
+        """(username, password) when a SASL protocol is configured; raises when one is missing."""
+        if not self.kafka_security_protocol.startswith("SASL_"):
+            return None
+        if not self.kafka_sasl_username or self.kafka_sasl_password is None:
+            raise SettingsError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        return self.kafka_sasl_username, self.kafka_sasl_password
 
     def require_database(self) -> str:
         if not self.database_url:

@@ -6,10 +6,16 @@ the contracts; a message that does not decode goes to the dead-letter topic and 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from functools import lru_cache
+from typing import Any
 
 import faust
+from aiokafka import ConsumerRecord
 from aiokafka.partitioner import murmur2
 from faust.types import EventT
 from opentelemetry import trace
@@ -18,7 +24,8 @@ from opentelemetry.trace import SpanKind
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract, Tick
 from impactline.runtime.catalog_source import CatalogHolder, follow_catalog
-from impactline.runtime.kafka import dead_letter_for, message_for, topic_name
+from impactline.runtime.kafka import client_security, dead_letter_for, message_for, topic_name
+from impactline.runtime.metrics import worker_metrics
 from impactline.runtime.settings import Settings
 from impactline.runtime.telemetry import context_from_headers
 
@@ -31,14 +38,17 @@ def create_stream_app(name: str, settings: Settings) -> faust.App:
     Tables are rebuilt from their changelog topics when a worker starts, so the in-memory store
     loses nothing that was committed.
     """
-    return faust.App(
+    app = faust.App(
         f"{settings.topic_prefix}impactline-{name}",
         broker=f"kafka://{settings.require_kafka()}",
+        broker_credentials=broker_credentials(settings),
         store="memory://",
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # Ride out a broker restart instead of failing sends after the default 30 s.
+        producer_request_timeout=300.0,
         web_enabled=False,
         table_cleanup_interval=30.0,
         broker_commit_every=100,
@@ -48,6 +58,75 @@ def create_stream_app(name: str, settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
         autodiscover=False,
     )
+    worker_metrics(app, settings)
+    return app
+
+
+def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """Faust's form of KAFKA_SECURITY_PROTOCOL and the SASL / TLS settings."""
+    options = client_security(settings)
+    if not options:
+        return None
+    context = options.get("ssl_context")
+    if "sasl_mechanism" not in options:
+        return faust.SSLCredentials(context)
+    return faust.SASLCredentials(
+        username=options["sasl_plain_username"],
+        password=options["sasl_plain_password"],
+        mechanism=options["sasl_mechanism"],
+        ssl_context=context,
+    )
+
+
+# Where the message a handler is working on sits: "topic:partition" and offset.
+_POSITION: ContextVar[tuple[str, int] | None] = ContextVar("input_position", default=None)
+APPLIED = "applied"
+"""Key, next to a stored state, of the input positions whose effects that state includes."""
+RECENT = "recent"
+"""Key, next to a stored state, of the ids of the latest inputs applied to it."""
+RECENT_KEPT = 128
+
+
+def input_position() -> tuple[str, int] | None:
+    """The topic partition and offset of the message being handled (None in timers)."""
+    return _POSITION.get()
+
+
+def already_applied(stored: object, event_id: str | None = None) -> bool:
+    """Whether `stored` (a table value written by `with_applied`) includes the effects of the
+    message being handled, or of another one with the same event id.
+
+    Faust flushes table changes before it commits input offsets, but not atomically with them:
+    after a crash the restored state may be ahead of the input read again, and an upstream
+    replay repeats events (same ids) after later ones. Handlers that store their state only
+    once their outputs are durable skip such inputs instead of applying them twice.
+    """
+    if not isinstance(stored, dict):
+        return False
+    if event_id is not None and event_id in stored.get(RECENT, ()):
+        return True
+    position = input_position()
+    if position is None:
+        return False
+    done = stored.get(APPLIED, {}).get(position[0])
+    return done is not None and position[1] <= done
+
+
+def with_applied(
+    state: dict[str, Any], previous: object, event_id: str | None = None
+) -> dict[str, Any]:
+    """`state` to store, carrying what `previous` had applied plus the current message."""
+    applied: dict[str, int] = {}
+    recent: list[str] = []
+    if isinstance(previous, dict):
+        applied = dict(previous.get(APPLIED, {}))
+        recent = list(previous.get(RECENT, ()))
+    position = input_position()
+    if position is not None:
+        applied[position[0]] = position[1]
+    if event_id is not None and event_id not in recent:
+        recent = [*recent, event_id][-RECENT_KEPT:]
+    return {**state, APPLIED: applied, RECENT: recent}
 
 
 class Rejected(Exception):
@@ -101,6 +180,8 @@ class StreamIO:
             except cloudevents.DecodeError as exc:
                 await self.dead_letter(event, str(exc))
                 continue
+            msg = event.message
+            _POSITION.set((f"{msg.topic}:{msg.partition}", msg.offset))
             ctx = context_from_headers(envelope.headers)
             with self.tracer.start_as_current_span(span_name, context=ctx, kind=SpanKind.CONSUMER):
                 try:
@@ -117,12 +198,18 @@ class StreamIO:
     async def send(
         self, topic: topics.Topic | str, event: Contract, *, key: str, registry: topics.Topic
     ) -> None:
-        """Produce and wait until the broker has it, before the input offset may be committed."""
+        """Produce without waiting for the broker's answer.
+
+        Faust flushes the producer before it commits input offsets, so an input is committed
+        only after its outputs are acknowledged; waiting here would cost a broker round trip
+        per output. A send that still fails after the producer's retries ends the process
+        before that commit, so the input is processed again after the restart.
+        """
         value, headers = message_for(
             registry, event, source=f"impactline/{self.source}", subject=key
         )
         fut = await self.topic(topic).send(key=key.encode(), value=value, headers=headers)
-        await fut
+        fut.add_done_callback(_exit_on_failed_delivery)
 
     async def dead_letter(self, event: EventT, reason: str) -> None:
         msg = event.message
@@ -149,6 +236,17 @@ def run_worker(app: faust.App, loglevel: str = "info") -> None:
     """Run `app` in this process until SIGINT/SIGTERM, then shut down cleanly."""
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
+
+
+@lru_cache(maxsize=1 << 18)
+def _exit_on_failed_delivery(fut: asyncio.Future[Any]) -> None:
+    if fut.cancelled() or fut.exception() is None:
+        return
+    log.critical(
+        "an output could not be delivered (%s); exiting before the input offset is committed",
+        fut.exception(),
+    )
+    os._exit(70)
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -183,6 +281,31 @@ def start_ticks(
 def follow_catalog_topic(app: faust.App, holder: CatalogHolder, settings: Settings) -> None:
     """Keep `holder` on the newest published catalog for as long as the worker runs."""
 
+    source = str(app.conf.id).removeprefix(settings.topic_prefix).removeprefix("impactline-")
+    letters = app.topic(
+        topic_name(topics.DEAD_LETTERS, settings.topic_prefix),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    async def dead_letter(msg: ConsumerRecord, reason: str) -> None:
+        # Every worker reads the whole catalog topic, so each reports a bad message once.
+        letter = dead_letter_for(
+            reason=reason,
+            source=source,
+            value=msg.value,
+            headers=msg.headers,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+        )
+        value, headers = message_for(topics.DEAD_LETTERS, letter, source=f"impactline/{source}")
+        await (await letters.send(key=source.encode(), value=value, headers=headers))
+
     @app.task
     async def follow() -> None:
-        await follow_catalog(holder, settings.require_kafka(), settings.topic_prefix)
+        await follow_catalog(
+            holder, settings.require_kafka(), settings.topic_prefix, on_invalid=dead_letter
+        )

@@ -73,23 +73,38 @@ def child_env(settings: Settings, api_key: str) -> dict[str, str]:
     return env
 
 
+STREAM_SERVICES = ("correlate", "impact")
+
+
+def worker_names(service: str, workers: int) -> list[str]:
+    """Supervisor names of a stream service's processes: `correlate` for one, else
+    `correlate-1` .. `correlate-N`. They share the Faust app id, hence one consumer group."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    return [service] if workers == 1 else [f"{service}-{n}" for n in range(1, workers + 1)]
+
+
 async def start_system(
     settings: Settings,
     *,
     ingest_port: int,
     log_dir: Path,
     api_port: int | None = None,
+    workers: int = 1,
     ready_timeout_s: float = 90.0,
 ) -> RunningSystem:
     """Start every service process and wait until ingest and the API are ready; stop them all
-    on failure. `api_port` None: 8080 when free, else any free port."""
+    on failure. `api_port` None: 8080 when free, else any free port. `workers` processes of
+    each stream service join one consumer group (see `worker_names`)."""
+    names = {service: worker_names(service, workers) for service in STREAM_SERVICES}
     await prepare(settings)
     key = write_dev_key(settings.state_dir)
     supervisor = Supervisor(log_dir, child_env(settings, key))
     try:
         supervisor.start("ingest", "serve", "ingest", "--port", str(ingest_port))
-        supervisor.start("correlate", "serve", "correlate")
-        supervisor.start("impact", "serve", "impact")
+        for service, children in names.items():
+            for name in children:
+                supervisor.start(name, "serve", service)
         api_port = api_port or free_port(DEFAULT_API_PORT)
         supervisor.start("api", "serve", "api", "--port", str(api_port))
         url = f"http://127.0.0.1:{ingest_port}"

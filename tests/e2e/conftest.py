@@ -48,18 +48,22 @@ class TopicTail:
     async def wait_for(
         self, match: Callable[[cloudevents.Envelope], bool], timeout_s: float = 60.0
     ) -> cloudevents.Envelope:
-        for envelope, _ in self.seen:
-            if match(envelope):
-                return envelope
+        checked = 0
         deadline = time.monotonic() + timeout_s
-        while (left := deadline - time.monotonic()) > 0:
+        while True:
+            # Everything fetched is kept in `seen` first, so no later call misses an event.
+            for envelope, _ in self.seen[checked:]:
+                if match(envelope):
+                    return envelope
+            checked = len(self.seen)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
             batches = await self.consumer.getmany(timeout_ms=int(min(left, 1.0) * 1000))
             for records in batches.values():
                 for msg in records:
                     envelope = cloudevents.decode(self.topic, msg.value, msg.headers)
                     self.seen.append((envelope, envelope.headers))
-                    if match(envelope):
-                        return envelope
         raise TimeoutError(f"no matching event on {self.topic.name} within {timeout_s}s")
 
     async def close(self) -> None:

@@ -63,7 +63,7 @@ def _ndjson(ctx: Any, value: Any) -> bytes:
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 schema.config.generation.update(
-    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=250
+    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=200
 )
 schema.config.phases.update(phases=["examples", "fuzzing"])
 
@@ -130,7 +130,7 @@ def test_generated_requests_get_202_or_a_problem(
         max_size=4,
     ),
 )
-@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=1300, deadline=None, suppress_health_check=list(HealthCheck))
 def test_any_bytes_on_any_route_get_a_4xx_problem_or_202(
     client: TestClient, route: str, media: str, body: bytes, extra: dict[str, str]
 ) -> None:

@@ -128,10 +128,16 @@ class ImpactEngine:
         return self._views[service_id]
 
     def on_health(
-        self, state: EpisodeState | None, health: ServiceHealthEvent, received_at: datetime
+        self,
+        state: EpisodeState | None,
+        health: ServiceHealthEvent,
+        received_at: datetime,
+        burn_rate: float | None = None,
     ) -> Step:
         """A business service changed state. `state` is the service's open episode, if any;
-        `received_at` is the wall-clock time the event was taken from the topic."""
+        `received_at` is the wall-clock time the event was taken from the topic; `burn_rate`
+        is the service's error-budget burn at the event's time (None: no evidence), which
+        raises the urgency of what is reported."""
         view = self.view(health.service_id)
         if view is None:
             raise UnknownService(
@@ -152,7 +158,9 @@ class ImpactEngine:
                 return Step(None)
             episode = self._start(view, health, offset)
             return out.step(
-                self._report(episode, view, at, ImpactReason.STATE_CHANGE, health.id, out)
+                self._report(
+                    episode, view, at, ImpactReason.STATE_CHANGE, health.id, out, burn_rate
+                )
             )
         if health.id == state.last_health_id:
             return Step(state)
@@ -164,7 +172,7 @@ class ImpactEngine:
         )
         # An event older than what was already accounted for takes effect now, not in the past.
         at = max(at, episode.updated_at)
-        episode = self._walk(episode, view, at, out)
+        episode = self._walk(episode, view, at, out, burn_rate)
         if health.state is episode.state:
             return out.step(episode)
         episode = replace(
@@ -177,12 +185,18 @@ class ImpactEngine:
         if health.state is State.OK:
             self._recover(episode, view, at, health.id, out)
             return out.step(None)
-        return out.step(self._report(episode, view, at, ImpactReason.STATE_CHANGE, health.id, out))
+        return out.step(
+            self._report(episode, view, at, ImpactReason.STATE_CHANGE, health.id, out, burn_rate)
+        )
 
-    def on_tick(self, state: EpisodeState, now_wall: datetime) -> Step:
+    def on_tick(
+        self, state: EpisodeState, now_wall: datetime, burn_rate: float | None = None
+    ) -> Step:
         """Bring an open episode up to `now_wall` (wall clock): a weight-change event at every
         calendar boundary passed, then at most one accrual event, at the latest multiple of
-        `accrual_period` since the episode started."""
+        `accrual_period` since the episode started. `burn_rate` is the error-budget burn at
+        the episode time of `now_wall`; a change of priority it causes shows at the next
+        event."""
         target = state.episode_time(require_aware(now_wall, "now_wall"))
         view = self.view(state.service_id)
         if view is None:
@@ -190,7 +204,7 @@ class ImpactEngine:
         if target <= state.updated_at:
             return Step(state)
         out = _Outputs()
-        episode = self._walk(state, view, target, out)
+        episode = self._walk(state, view, target, out, burn_rate)
         sequence = (target - episode.started_at) // self.accrual_period
         if sequence > episode.accrual_seq:
             point = episode.started_at + sequence * self.accrual_period
@@ -198,7 +212,7 @@ class ImpactEngine:
             if point > episode.updated_at:
                 episode = self._accrue(episode, view, point)
                 episode = self._report(
-                    episode, view, point, ImpactReason.ACCRUAL, str(sequence), out
+                    episode, view, point, ImpactReason.ACCRUAL, str(sequence), out, burn_rate
                 )
             episode = replace(episode, accrual_seq=sequence)
         return out.step(episode)
@@ -243,7 +257,12 @@ class ImpactEngine:
         return view.service.owner
 
     def _walk(
-        self, episode: EpisodeState, view: ServiceView, until: datetime, out: _Outputs
+        self,
+        episode: EpisodeState,
+        view: ServiceView,
+        until: datetime,
+        out: _Outputs,
+        burn_rate: float | None = None,
     ) -> EpisodeState:
         """Emit a weight-change event at each calendar boundary in (last event, until] where
         the calendar context changes, the accrual split exactly there."""
@@ -258,7 +277,13 @@ class ImpactEngine:
             if mark_of(view, calendar.weight_at(change)) != episode.calendar:
                 episode = self._accrue(episode, view, change)
                 episode = self._report(
-                    episode, view, change, ImpactReason.WEIGHT_CHANGE, change.isoformat(), out
+                    episode,
+                    view,
+                    change,
+                    ImpactReason.WEIGHT_CHANGE,
+                    change.isoformat(),
+                    out,
+                    burn_rate,
                 )
             cursor = change
         return episode
@@ -275,10 +300,11 @@ class ImpactEngine:
         reason: ImpactReason,
         key: str,
         out: _Outputs,
+        burn_rate: float | None = None,
     ) -> EpisodeState:
         """Emit the impact event of `episode` at `at` (its accrual already advanced there) and
         raise or update the alert and the ITSM record when the priority moved."""
-        reading = read(view, episode.state, at, self.config)
+        reading = read(view, episode.state, at, self.config, burn_rate)
         episode = self._route(episode, view, reading, reason, key, out)
         return self._notify(episode, view, reading, out)
 

@@ -59,9 +59,16 @@ class Reading:
         return self.assessment.rate.reach > 0
 
 
-def read(view: ServiceView, state: State, at: datetime, config: ScoringConfig) -> Reading:
+def read(
+    view: ServiceView,
+    state: State,
+    at: datetime,
+    config: ScoringConfig,
+    burn_rate: float | None = None,
+) -> Reading:
+    """`burn_rate` is the service's error-budget burn (None: no evidence), raising urgency."""
     verdict = view.calendar.weight_at(at) if view.calendar is not None else None
-    assessment = assess_impact(view.profile, state, verdict, config=config)
+    assessment = assess_impact(view.profile, state, verdict, burn_rate=burn_rate, config=config)
     return Reading(at, state, verdict, assessment, mark_of(view, verdict))
 
 

@@ -1,0 +1,78 @@
+"""CPU and memory of the processes of a running system, read from /proc (Linux)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from pathlib import Path
+
+from impactline.runtime.embedded import infrastructure_status
+from impactline.runtime.settings import Settings
+from impactline.runtime.system import RunningSystem
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def system_pids(system: RunningSystem) -> dict[str, int]:
+    """Each running child of the system by name, plus the embedded broker and database."""
+    out = {
+        name: child.process.pid
+        for name, child in system.supervisor.children.items()
+        if child.process is not None and child.running
+    }
+    for server in infrastructure_status(Settings()):
+        if server.running and server.pid is not None:
+            out[server.name] = server.pid
+    return out
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident memory of a process, None where it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process (and its waited-for children) has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # Fields after the command: utime, stime, cutime, cstime are the 12th to 15th.
+    return sum(int(f) for f in fields[11:15]) / TICKS
+
+
+class CpuMeter:
+    """CPU used by each process (and by this one) between `start` and `stop`, in cores."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self._before: dict[str, float | None] = {}
+        self._self_before = 0.0
+        self._t0 = 0.0
+        self.cores: dict[str, float] = {}
+
+    @staticmethod
+    def _self_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def start(self) -> None:
+        self._before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._self_before = self._self_cpu()
+        self._t0 = time.perf_counter()
+
+    def stop(self) -> dict[str, float]:
+        elapsed = max(1e-9, time.perf_counter() - self._t0)
+        for name, pid in self.pids.items():
+            before, after = self._before.get(name), cpu_seconds(pid)
+            if before is not None and after is not None:
+                self.cores[name] = round((after - before) / elapsed, 2)
+        self.cores["bench driver"] = round((self._self_cpu() - self._self_before) / elapsed, 2)
+        return self.cores

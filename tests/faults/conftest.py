@@ -1,0 +1,241 @@
+"""Fault injection on the real system: its own broker and database, which tests stop and start.
+
+The broker and the database of this suite are private (their own state directory, the Kafka
+jars shared with the usual embedded broker), so stopping them never disturbs other tests. Where
+`KAFKA_BOOTSTRAP_SERVERS` / `DATABASE_URL` point at servers of their own, those are used and the
+tests that must stop a server are skipped.
+
+`IMPACTLINE_FAULTS=full` runs the measured sizes (`make test-faults`); by default the same tests
+run with small sizes, as part of `make test`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from impactline.runtime.embedded import EmbeddedKafka, EmbeddedPostgres
+from impactline.runtime.embedded.process import run_blocking
+from impactline.runtime.settings import Settings
+from impactline.runtime.system import RunningSystem, start_system
+from tests.e2e.conftest import free_port, scratch_database
+from tests.faults.accounting import Figures
+from tests.faults.workload import catalog_document
+
+HERE = Path(__file__).resolve().parent
+CONFIG = HERE / "config"
+RESULTS = HERE / "results"
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    events: int  # events of the run with the kills
+    fault_events: int  # events of the other runs with a fault
+    slow_events: int  # burst of the slow consumer test
+    cis: int  # CIs of one run
+    outage_s: float  # how long the broker stays down
+    settle_s: float  # longest wait for the system to catch up after a run
+
+
+SCALES = {
+    "full": Scale("full", 50_000, 10_000, 50_000, 1_000, 30.0, 900.0),
+    "quick": Scale("quick", 3_000, 1_500, 4_000, 120, 8.0, 240.0),
+}
+
+
+@pytest.fixture(scope="session")
+def scale() -> Scale:
+    name = os.environ.get("IMPACTLINE_FAULTS", "quick")
+    if name not in SCALES:
+        raise pytest.UsageError(f"IMPACTLINE_FAULTS must be one of {sorted(SCALES)}, not {name!r}")
+    return SCALES[name]
+
+
+def _progress(line: str) -> None:
+    print(f"[faults] {line}", file=sys.stderr, flush=True)
+
+
+class FaultServers:
+    """The suite's broker and database, with stop and start for fault injection."""
+
+    def __init__(self, state_dir: Path | None) -> None:
+        configured = Settings()
+        self.state_dir = state_dir
+        self.kafka: EmbeddedKafka | None = None
+        self.postgres: EmbeddedPostgres | None = None
+        self.bootstrap = configured.kafka_bootstrap_servers or ""
+        self.database_url = configured.database_url or ""
+        if state_dir is not None and not self.bootstrap:
+            private = Settings(IMPACTLINE_STATE_DIR=str(state_dir))
+            shared = EmbeddedKafka(Settings())
+            shared.ensure_installed(_progress)
+            self.kafka = EmbeddedKafka(private)
+            self.kafka.libs.parent.mkdir(parents=True, exist_ok=True)
+            if not self.kafka.libs.exists():
+                self.kafka.libs.symlink_to(shared.libs, target_is_directory=True)
+        if state_dir is not None and not self.database_url:
+            self.postgres = EmbeddedPostgres(Settings(IMPACTLINE_STATE_DIR=str(state_dir)))
+
+    @property
+    def broker_restartable(self) -> bool:
+        return self.kafka is not None
+
+    @property
+    def database_restartable(self) -> bool:
+        return self.postgres is not None
+
+    async def start(self) -> None:
+        if self.kafka is not None:
+            self.bootstrap = await self.kafka.start(_progress)
+        if self.postgres is not None:
+            self.database_url = await self.postgres.start(_progress)
+
+    async def stop_broker(self) -> None:
+        assert self.kafka is not None
+        await asyncio.to_thread(self.kafka.stop)
+
+    async def start_broker(self) -> None:
+        assert self.kafka is not None
+        again = await self.kafka.start(_progress)
+        assert again == self.bootstrap, f"the broker came back at {again}, not {self.bootstrap}"
+
+    async def stop_database(self) -> None:
+        assert self.postgres is not None
+        await asyncio.to_thread(self.postgres.stop)
+
+    async def start_database(self) -> None:
+        assert self.postgres is not None
+        again = await self.postgres.start(_progress)
+        assert again == self.database_url, "the database came back at another address"
+
+    def server_logs(self) -> list[Path]:
+        return [s.log_file for s in (self.kafka, self.postgres) if s is not None]
+
+    def stop(self) -> None:
+        if self.kafka is not None:
+            self.kafka.stop()
+        if self.postgres is not None:
+            data = self.postgres.data_dir
+            self.postgres.stop()
+            if data.parent.name.startswith("impactline-pg-"):
+                shutil.rmtree(data.parent, ignore_errors=True)
+        if self.state_dir is not None:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def fault_servers() -> Iterator[FaultServers]:
+    state_dir = Path(tempfile.mkdtemp(prefix="impactline-faults-"))
+    # The PostgreSQL service account must be able to reach its data directory inside.
+    state_dir.chmod(0o755)
+    servers = FaultServers(state_dir)
+    try:
+        run_blocking(servers.start())
+        yield servers
+    finally:
+        servers.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(fault_servers: FaultServers) -> str:
+    return fault_servers.bootstrap
+
+
+@pytest.fixture(scope="session")
+def database_url(fault_servers: FaultServers) -> str:
+    return fault_servers.database_url
+
+
+@asynccontextmanager
+async def fault_settings(
+    servers: FaultServers, groups: dict[str, int], work_dir: Path, **overrides: str
+) -> AsyncIterator[Settings]:
+    """Settings of one system: a fresh topic prefix and database, a catalog of `groups`."""
+    namespace = f"faults_{uuid.uuid4().hex[:8]}"
+    catalog = work_dir / "catalog.yaml"
+    catalog.write_text(yaml.safe_dump(catalog_document(groups), sort_keys=False))
+    async with scratch_database(servers.database_url, namespace) as url:
+        values = {
+            "IMPACTLINE_TOPIC_PREFIX": f"{namespace}.",
+            "IMPACTLINE_CATALOG": str(catalog),
+            "IMPACTLINE_CORRELATION_CONFIG": str(CONFIG / "correlation.yaml"),
+            "IMPACTLINE_TICK_SECONDS": "1",
+            # Accruals depend on the wall clock and are not accounted: keep them rare.
+            "IMPACTLINE_ACCRUAL_SECONDS": "3600",
+            "IMPACTLINE_STATE_DIR": str(work_dir / "state"),
+            **overrides,
+        }
+        yield Settings(kafka_bootstrap_servers=servers.bootstrap, database_url=url, **values)
+
+
+@asynccontextmanager
+async def running_system(
+    settings: Settings, log_dir: Path, *, workers: int = 1
+) -> AsyncIterator[RunningSystem]:
+    system = await start_system(
+        settings,
+        ingest_port=free_port(),
+        api_port=free_port(),
+        log_dir=log_dir,
+        workers=workers,
+        ready_timeout_s=120.0,
+    )
+    try:
+        yield system
+    finally:
+        await asyncio.to_thread(system.stop)
+
+
+class Measurements:
+    """What the suite measured, written to results/<scale>.json at the end of the session."""
+
+    def __init__(self, scale: Scale) -> None:
+        self.scale = scale
+        self.runs: dict[str, dict[str, Any]] = {}
+
+    def record(self, figures: Figures, **extra: Any) -> None:
+        self.runs[figures.fault] = {**figures.as_dict(), **extra}
+
+    def note(self, name: str, **values: Any) -> None:
+        self.runs[name] = {"fault": name, **values}
+
+    def write(self) -> Path | None:
+        if not self.runs:
+            return None
+        path = RESULTS / f"{self.scale.name}.json"
+        previous: dict[str, Any] = {}
+        if path.exists():
+            previous = json.loads(path.read_text()).get("runs", {})
+        document = {
+            "scale": self.scale.name,
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}",
+            "runs": {**previous, **self.runs},
+        }
+        RESULTS.mkdir(exist_ok=True)
+        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        return path
+
+
+@pytest.fixture(scope="session")
+def measurements(scale: Scale) -> Iterator[Measurements]:
+    recorded = Measurements(scale)
+    yield recorded
+    recorded.write()
