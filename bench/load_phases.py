@@ -28,6 +28,10 @@ from impactline.runtime.system import RunningSystem
 
 SENDERS = 8
 MAX_BATCH = 200
+# Events allowed on their way to impact: enough that latency does not cap the rate measured
+# (a backlog of one second of output would, once the latency itself passes a second).
+MIN_BACKLOG = 500
+QUEUED_S = 5.0
 
 
 @dataclass
@@ -99,7 +103,7 @@ class Pipeline:
         await self._burst(25, 60.0)
         self.calibrated_per_s = 25 * len(self.feeds) / (time.perf_counter() - burst_started)
         # All senders' batches together hold about a tenth of a second of output.
-        self.batch = max(1, min(MAX_BATCH, int(self.calibrated_per_s / 10 / len(self.feeds))))
+        self.batch = max(20, min(MAX_BATCH, int(self.calibrated_per_s / 10 / len(self.feeds))))
         return time.perf_counter() - started
 
     async def _burst(self, size: int, timeout_s: float) -> int:
@@ -125,7 +129,8 @@ class Pipeline:
             watch,
             duration_s=duration_s,
             batch=self.batch,
-            min_backlog=self.batch * len(self.feeds) * 2,
+            min_backlog=max(self.batch * len(self.feeds) * 2, MIN_BACKLOG),
+            queued_s=QUEUED_S,
         )
         cores = meter.stop() if meter_task.done() else {}
         meter_task.cancel()
@@ -181,7 +186,8 @@ class Pipeline:
             self._watch(),
             duration_s=duration_s + 1,
             batch=self.batch,
-            min_backlog=self.batch * len(self.feeds) * 2,
+            min_backlog=max(self.batch * len(self.feeds) * 2, MIN_BACKLOG),
+            queued_s=QUEUED_S,
         )
         profiles = await profiler.finish()
         await self._watch().wait_for(list(sent.at), 30.0)

@@ -154,6 +154,8 @@ class CorrelateWorker:
         for change in changes_of(outcomes):
             record = change.to_event(domain)
             await self.io.send(topics.CI_STATE, record, key=domain, registry=topics.CI_STATE)
+        # Durable before the tracker that remembers the input's id is stored (see on_telemetry).
+        await self.io.delivered()
 
     async def on_change(self, change: ChangeEvent) -> None:
         domain = self._domain_of(change.ci_id)
@@ -171,7 +173,8 @@ class CorrelateWorker:
             self._live[domain] = live
         return live
 
-    def _store(self, correlator: DomainCorrelator, event_id: str | None = None) -> None:
+    async def _store(self, correlator: DomainCorrelator, event_id: str | None = None) -> None:
+        await self.io.delivered()  # outputs durable first (see already_applied)
         domain = correlator.domain
         self.domains[domain] = with_applied(
             correlator.to_dict(), self.domains.get(domain), event_id
@@ -229,7 +232,7 @@ class CorrelateWorker:
                 topics.SERVICE_HEALTH, event, key=service_id, registry=topics.SERVICE_HEALTH
             )
         # Stored only once every output is durable (see on_telemetry).
-        self._store(correlator, change.id)
+        await self._store(correlator, change.id)
 
     async def on_domain_change(self, change: ChangeEvent) -> None:
         domain = self._domain_of(change.ci_id)
@@ -238,7 +241,7 @@ class CorrelateWorker:
         correlator = self._correlator(domain)
         events = correlator.record_change(change, self.context)
         await self._publish_incidents(events)
-        self._store(correlator, change.id)
+        await self._store(correlator, change.id)
 
     async def on_command(self, command: IncidentCommand) -> None:
         if self._replayed(command.correlation_domain, command.id):
@@ -256,7 +259,7 @@ class CorrelateWorker:
         except (IncidentNotFound, IncidentCommandRejected) as exc:
             raise Rejected(f"{command.action.value} {command.incident_id}: {exc}") from None
         await self._publish_incidents(events)
-        self._store(correlator, command.id)
+        await self._store(correlator, command.id)
 
     async def on_domain_tick(self, tick: Tick, partition: int) -> None:
         now = tick.time - LATENESS
@@ -267,7 +270,7 @@ class CorrelateWorker:
                 continue
             events = correlator.tick(now, self.context)
             await self._publish_incidents(events)
-            self._store(correlator)
+            await self._store(correlator)
 
     async def _publish_incidents(self, events: list[IncidentEvent]) -> None:
         for event in events:

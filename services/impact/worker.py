@@ -97,6 +97,7 @@ class ImpactWorker:
             await self.io.send(topics.ITSM, record, key=record.incident_id, registry=topics.ITSM)
         if self.experience is not None:
             self.experience.record_impacts(service_id, (r.event for r in step.impacts))
+        await self.io.delivered()  # outputs durable before the state that includes them
         previous = self.episodes.get(service_id)
         if step.state is not None:
             self.episodes[service_id] = with_applied(step.state.to_dict(), previous, event_id)

@@ -17,13 +17,16 @@ from tenacity import (
 
 log = logging.getLogger(__name__)
 
-# Errors worth waiting out: the server restarting or not accepting connections yet.
+# Errors worth waiting out: the server restarting or not accepting connections yet. A restart
+# also ends sessions mid-query (admin shutdown) and can leave a pooled connection in a broken
+# protocol state (InternalClientError); the next try runs on a fresh connection.
 TRANSIENT = (
     OSError,
     asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
+    asyncpg.OperatorInterventionError,  # admin or crash shutdown, cannot connect now
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
 )
 MIGRATION_LOCK = 0x1A4C7  # advisory lock id: only one process migrates at a time
 

@@ -145,6 +145,7 @@ class StreamIO:
         self.source = source
         self.tracer = trace.get_tracer(f"impactline.{source}")
         self._topics: dict[str, faust.TopicT] = {}
+        self._pending: list[asyncio.Future[Any]] = []
         self.dead_letters = self.topic(topics.DEAD_LETTERS)
 
     def topic(self, topic: topics.Topic | str) -> faust.TopicT:
@@ -210,6 +211,21 @@ class StreamIO:
         )
         fut = await self.topic(topic).send(key=key.encode(), value=value, headers=headers)
         fut.add_done_callback(_exit_on_failed_delivery)
+        if len(self._pending) > 1000:  # outputs of handlers that store no state
+            self._pending = [f for f in self._pending if not f.done()]
+        self._pending.append(fut)
+
+    async def delivered(self) -> None:
+        """Wait until every output sent so far is acknowledged.
+
+        Call it before storing state that includes those outputs: table changes reach their
+        changelog on their own schedule, and a state restored after a crash must never hold an
+        input whose outputs were lost with the process (the replay would skip them). One round
+        trip per stored input, not per output.
+        """
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
 
     async def dead_letter(self, event: EventT, reason: str) -> None:
         msg = event.message
