@@ -111,6 +111,7 @@ async def start_system(
         api_url = f"http://127.0.0.1:{api_port}"
         await wait_ready(f"{url}/readyz", supervisor, ready_timeout_s)
         await wait_ready(f"{api_url}/readyz", supervisor, ready_timeout_s)
+        await wait_workers(supervisor, ready_timeout_s)
     except BaseException:
         supervisor.stop()
         raise
@@ -130,3 +131,20 @@ async def wait_ready(url: str, supervisor: Supervisor, timeout_s: float) -> None
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url} not ready after {timeout_s:.0f}s")
             await asyncio.sleep(0.25)
+
+
+# What Faust logs once a worker has its partitions and its tables are restored.
+WORKER_READY = "Worker ready"
+
+
+async def wait_workers(supervisor: Supervisor, timeout_s: float) -> None:
+    """Wait until every stream worker has joined its group and restored its tables, so events
+    posted next are processed at once rather than after a rebalance."""
+    deadline = time.monotonic() + timeout_s
+    workers = [c for c in supervisor.children.values() if c.name.startswith(STREAM_SERVICES)]
+    while not all(WORKER_READY in c.tail(10_000) for c in workers):
+        supervisor.check()
+        if time.monotonic() > deadline:
+            waiting = [c.name for c in workers if WORKER_READY not in c.tail(10_000)]
+            raise TimeoutError(f"stream workers not ready after {timeout_s:.0f}s: {waiting}")
+        await asyncio.sleep(0.25)
