@@ -26,20 +26,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
+from impactline.core.contracts import TelemetryEvent
 from impactline.runtime.embedded import EmbeddedKafka, EmbeddedPostgres
 from impactline.runtime.embedded.process import run_blocking
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem, start_system
 from tests.e2e.conftest import free_port, scratch_database
-from tests.faults.accounting import Figures
-from tests.faults.workload import catalog_document
+from tests.faults.accounting import Figures, observe
+from tests.faults.workload import Expected, Workload, catalog_document, ci_id, service_id
+from tests.helpers import wait_for
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "config"
 RESULTS = HERE / "results"
+WARM_UP = "warmup"
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,8 @@ async def fault_settings(
     """Settings of one system: a fresh topic prefix and database, a catalog of `groups`."""
     namespace = f"faults_{uuid.uuid4().hex[:8]}"
     catalog = work_dir / "catalog.yaml"
-    catalog.write_text(yaml.safe_dump(catalog_document(groups), sort_keys=False))
+    document = catalog_document({WARM_UP: 1, **groups})
+    catalog.write_text(yaml.safe_dump(document, sort_keys=False))
     async with scratch_database(servers.database_url, namespace) as url:
         values = {
             "IMPACTLINE_TOPIC_PREFIX": f"{namespace}.",
@@ -197,9 +202,29 @@ async def running_system(
         ready_timeout_s=120.0,
     )
     try:
+        await warm_up(system)
         yield system
     finally:
         await asyncio.to_thread(system.stop)
+
+
+async def warm_up(system: RunningSystem, timeout_s: float = 240.0) -> None:
+    """Wait until one event went all the way through: ingest and the API answer before the
+    stream workers have joined their groups, and a fault injected then would hit a start-up."""
+    event = TelemetryEvent(ci_id=ci_id(WARM_UP, 0), state="degraded")
+    headers = {"Authorization": f"Bearer {system.api_key}"}
+    async with httpx.AsyncClient(base_url=system.ingest_url, headers=headers) as client:
+        response = await client.post("/v1/events", json=[event.model_dump(mode="json")])
+        assert response.status_code == 202, response.text
+    probe = Workload(
+        WARM_UP, [event.ci_id], [], {event.id: Expected(event.ci_id, service_id(WARM_UP, 0), "")}
+    )
+
+    async def through() -> bool:
+        seen = await observe(system.settings.require_database(), probe)
+        return seen.members.total() > 0 and seen.ledger.total() > 0
+
+    await wait_for(through, timeout=timeout_s, interval=0.5, message="the first event through")
 
 
 class Measurements:
@@ -211,14 +236,19 @@ class Measurements:
 
     def record(self, figures: Figures, **extra: Any) -> None:
         self.runs[figures.fault] = {**figures.as_dict(), **extra}
+        self.write()  # at once: a later failure or timeout keeps what was measured
 
     def note(self, name: str, **values: Any) -> None:
         self.runs[name] = {"fault": name, **values}
+        self.write()
 
     def write(self) -> Path | None:
         if not self.runs:
             return None
-        path = RESULTS / f"{self.scale.name}.json"
+        # Only the measured size goes into the repository; the quick one is for a look.
+        full = self.scale.name == "full"
+        folder = RESULTS if full else Path(tempfile.gettempdir())
+        path = folder / ("full.json" if full else f"impactline-faults-{self.scale.name}.json")
         previous: dict[str, Any] = {}
         if path.exists():
             previous = json.loads(path.read_text()).get("runs", {})
@@ -229,13 +259,11 @@ class Measurements:
             f"Python {platform.python_version()}",
             "runs": {**previous, **self.runs},
         }
-        RESULTS.mkdir(exist_ok=True)
+        folder.mkdir(exist_ok=True)
         path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         return path
 
 
 @pytest.fixture(scope="session")
 def measurements(scale: Scale) -> Iterator[Measurements]:
-    recorded = Measurements(scale)
-    yield recorded
-    recorded.write()
+    yield Measurements(scale)

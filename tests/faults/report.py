@@ -60,9 +60,19 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "",
             f"Slow consumer: {slow['events']:,} events posted in {slow['posted_seconds']:.0f} s; "
-            f"correlate's telemetry lag peaked at {slow['peak_lag']:,} messages in its "
-            f"metrics while its resident memory peaked at {slow['max_rss_mib']:.0f} MiB "
+            f"correlate's consumer lag (telemetry and ci-state) peaked at {slow['peak_lag']:,} "
+            f"messages in its metrics while its resident memory peaked at "
+            f"{slow['max_rss_mib']:.0f} MiB "
             f"(bound {slow['rss_bound_mib']} MiB, {slow['samples']} samples).",
+        ]
+    poison = runs.get("poison")
+    if poison:
+        lines += [
+            "",
+            f"Poison: {poison['messages']} undecodable or oversized messages on "
+            f"{poison['topics']} topics; {poison['dead_letters']} dead letters, one per message "
+            "and reading process, each with its reason; no process stopped, and valid events "
+            "behind them went all the way through.",
         ]
     return "\n".join(lines)
 
@@ -80,9 +90,8 @@ def rewrite(document: str, table: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only compare, write nothing")
-    parser.add_argument("--scale", default="full", help="results file to use (full or quick)")
     args = parser.parse_args(argv)
-    source = RESULTS / f"{args.scale}.json"
+    source = RESULTS / "full.json"
     if not source.exists():
         print(f"{source} does not exist: run `make test-faults` first", file=sys.stderr)
         return 1

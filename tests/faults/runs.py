@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from impactline.core import cloudevents, topics
 from impactline.core.contracts import utcnow
+from impactline.runtime.kafka import new_consumer, topic_name
 from impactline.runtime.system import RunningSystem
 from tests.faults.accounting import (
     Figures,
@@ -61,9 +63,38 @@ async def measured_run(
     return Outcome(figures, load, seen, workload)
 
 
-def assert_exactly_once(outcome: Outcome) -> None:
+async def trail(system: RunningSystem, cause_ids: set[str]) -> dict[str, list[str]]:
+    """Where the events caused by `cause_ids` got to: the topics holding one, per cause."""
+    settings = system.settings
+    found: dict[str, list[str]] = {cause: [] for cause in cause_ids}
+    for topic in (topics.CI_STATE, topics.SERVICE_HEALTH, topics.IMPACT):
+        name = topic_name(topic, settings.topic_prefix)
+        consumer = new_consumer(
+            name,
+            bootstrap_servers=settings.require_kafka(),
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            while batches := await consumer.getmany(timeout_ms=2000, max_records=5000):
+                for records in batches.values():
+                    for msg in records:
+                        event = cloudevents.decode(topic, msg.value, msg.headers).event
+                        cause = getattr(event, "cause_event_id", None)
+                        if cause in found:
+                            found[cause].append(f"{topic.name}@{msg.partition}:{msg.offset}")
+        finally:
+            await consumer.stop()
+    return found
+
+
+async def assert_exactly_once(outcome: Outcome, system: RunningSystem | None = None) -> None:
     """Every accepted event reflected exactly once; repeats of the current state not at all."""
     figures, examples = outcome.figures, missing_examples(outcome.workload, outcome.seen)
+    if system is not None and (figures.lost or figures.duplicated):
+        causes = {example.split(" ", 1)[0] for example in examples}
+        examples.append(f"trail: {await trail(system, causes)}")
     assert figures.accepted == figures.sent, "a client retrying with the same ids gets through"
     assert figures.lost == 0, f"{figures.lost} accepted state changes lost, e.g. {examples}"
     assert figures.duplicated == 0, f"{figures.duplicated} doubled, e.g. {examples}"

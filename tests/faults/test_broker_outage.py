@@ -78,5 +78,5 @@ async def test_a_broker_outage_loses_nothing_acknowledged(
     assert outcome.load.retry_after, "503 answers came without Retry-After"
     assert all(v.isdigit() and int(v) > 0 for v in outcome.load.retry_after)
     assert down["seconds"] >= scale.outage_s
-    assert_exactly_once(outcome)
+    await assert_exactly_once(outcome, system)
     system.supervisor.check()  # every process rode the outage out without a restart

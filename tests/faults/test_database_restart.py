@@ -65,5 +65,5 @@ async def test_a_database_restart_loses_and_doubles_nothing(
         measurements=measurements,
     )
     assert down["seconds"] >= outage
-    assert_exactly_once(outcome)
+    await assert_exactly_once(outcome, system)
     system.supervisor.check()  # the workers waited, none gave up

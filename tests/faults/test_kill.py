@@ -64,5 +64,5 @@ async def test_each_service_killed_mid_run_loses_and_doubles_nothing(
     )
     assert killed == ["ingest", "correlate", "impact"]
     assert outcome.load.refusals, "no client noticed that ingest was killed"
-    assert_exactly_once(outcome)
+    await assert_exactly_once(outcome, system)
     system.supervisor.check()

@@ -25,7 +25,13 @@ from impactline.runtime.kafka import (
 from impactline.runtime.system import RunningSystem
 from tests.e2e.conftest import TopicTail
 from tests.faults.accounting import observe
-from tests.faults.conftest import FaultServers, Scale, fault_settings, running_system
+from tests.faults.conftest import (
+    FaultServers,
+    Measurements,
+    Scale,
+    fault_settings,
+    running_system,
+)
 from tests.faults.workload import Expected, Workload, ci_id, service_id
 from tests.helpers import wait_for
 
@@ -171,7 +177,7 @@ async def end_offsets(system: RunningSystem, names: set[str]) -> dict[tuple[str,
 
 
 async def test_poison_and_oversized_messages_go_to_dead_letters_and_work_goes_on(
-    system: RunningSystem, scale: Scale
+    system: RunningSystem, scale: Scale, measurements: Measurements
 ) -> None:
     letters = await TopicTail.open(system.settings, topics.DEAD_LETTERS)
     try:
@@ -229,6 +235,7 @@ async def test_poison_and_oversized_messages_go_to_dead_letters_and_work_goes_on
             message=f"{group} past every poison message",
         )
     system.supervisor.check()
+    measurements.note("poison", messages=len(placed), topics=len(READERS), dead_letters=len(found))
 
 
 async def _caught_up(system: RunningSystem, group: str, ends: dict[tuple[str, int], int]) -> bool:
@@ -247,7 +254,8 @@ async def test_a_bad_catalog_message_is_dead_lettered_and_the_catalog_kept(
     try:
         # One at a time: of a batch read at once only the newest catalog message counts.
         for value, headers in ((b"\xff\x00 not a catalog", []), oversized(topics.CATALOG)):
-            meta = await producer.send_and_wait(name, value=value, headers=headers)
+            # A compacted topic takes only keyed messages.
+            meta = await producer.send_and_wait(name, key=b"catalog", value=value, headers=headers)
             sources: set[str] = set()
 
             def reported(

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.faults import report
+from tests.faults.conftest import Scale
 
 
 def sample() -> dict[str, object]:
@@ -29,6 +30,7 @@ def sample() -> dict[str, object]:
                 "refusals": {"503": 40},
                 "seconds": 200.4,
             },
+            "poison": {"fault": "poison", "messages": 75, "topics": 14, "dead_letters": 110},
             "slow consumer": {
                 "fault": "slow consumer",
                 "events": 50_000,
@@ -47,6 +49,7 @@ def test_the_table_shows_each_fault_with_its_figures() -> None:
     assert "| broker stopped 30s | 10,000 | 10,000 | 7,500 | 2,500 | 0 | 0 | 0 |" in table
     assert "503 x40" in table
     assert "peaked at 41,000 messages" in table and "180 MiB (bound 400 MiB" in table
+    assert "75 undecodable or oversized messages on 14 topics; 110 dead letters" in table
 
 
 def test_the_table_replaces_only_the_generated_section() -> None:
@@ -54,10 +57,12 @@ def test_the_table_replaces_only_the_generated_section() -> None:
     assert report.rewrite(document, "new") == f"intro\n{report.BEGIN}\nnew\n{report.END}\noutro\n"
 
 
-def test_the_document_matches_the_committed_measurements() -> None:
+def test_the_document_matches_the_committed_measurements(scale: Scale) -> None:
+    if scale.name == "full":
+        pytest.skip("make test-faults is measuring anew; it rewrites the table after this run")
     source = report.RESULTS / "full.json"
     if not source.exists():
-        pytest.fail("tests/faults/results/full.json is missing: run `make test-faults`")
+        pytest.fail(f"{source} is missing: run `make test-faults`")
     wanted = report.rewrite(
         report.DOCUMENT.read_text(), report.render(json.loads(source.read_text()))
     )

@@ -63,14 +63,15 @@ async def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
     return samples
 
 
-async def telemetry_lag(url: str, system: RunningSystem) -> float:
+async def correlate_lag(url: str, system: RunningSystem) -> float:
+    """Correlate's backlog on its two stages (telemetry, then ci-state), as its metrics say."""
     prefix = system.settings.topic_prefix
     samples = (await scrape(url)).get("impactline_consumer_lag", [])
     return sum(
         value
         for labels, value in samples
         if labels["group"] == f"{prefix}impactline-correlate"
-        and labels["topic"] == f"{prefix}telemetry"
+        and labels["topic"] in (f"{prefix}telemetry", f"{prefix}ci-state")
     )
 
 
@@ -94,7 +95,7 @@ async def test_lag_grows_in_the_metrics_while_memory_stays_bounded(
             samples.append(
                 (
                     time.monotonic() - started,
-                    await telemetry_lag(url, system),
+                    await correlate_lag(url, system),
                     rss_mib(child.process.pid),
                 )
             )
@@ -106,9 +107,9 @@ async def test_lag_grows_in_the_metrics_while_memory_stays_bounded(
         posted_s = time.monotonic() - started
         # The backlog must show, then shrink: the consumer is behind and still working.
         await wait_for(
-            lambda: samples and samples[-1][1] >= workload.size / 2,
+            lambda: samples and samples[-1][1] >= workload.size / 4,
             timeout=60,
-            message="the lag to show at least half the burst",
+            message="the lag to show at least a quarter of the burst",
         )
         peak = max(lag for _, lag, _ in samples)
         await wait_for(

@@ -53,6 +53,6 @@ async def test_a_killed_worker_hands_its_partitions_over(
         settle_s=scale.settle_s,
         measurements=measurements,
     )
-    assert_exactly_once(outcome)
+    await assert_exactly_once(outcome, system)
     assert not system.supervisor.children["correlate-1"].running
     assert system.supervisor.children["correlate-2"].running
