@@ -11,13 +11,14 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import faust
 from aiokafka import ConsumerRecord
 from aiokafka.partitioner import murmur2
-from faust.types import EventT
+from faust.types import TP, Message
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -26,6 +27,7 @@ from impactline.core.contracts import Contract, Tick
 from impactline.runtime.catalog_source import CatalogHolder, follow_catalog
 from impactline.runtime.kafka import client_security, dead_letter_for, message_for, topic_name
 from impactline.runtime.metrics import worker_metrics
+from impactline.runtime.offsets import Admission, CommitGuard
 from impactline.runtime.settings import Settings
 from impactline.runtime.telemetry import context_from_headers
 
@@ -129,11 +131,29 @@ def with_applied(
     return {**state, APPLIED: applied, RECENT: recent}
 
 
+Record = Message | ConsumerRecord
+"""An input record: as Faust's fetcher delivered it, or as read directly to fill a gap."""
+STALL_S = 5.0
+"""How long an input partition may sit behind its end with no progress before its records
+are read directly (see `impactline.runtime.offsets`)."""
+
+
 class Rejected(Exception):
     """A handler's word that this input can never be processed as it is (e.g. an unknown CI)."""
 
 
 Handler = Callable[..., Awaitable[None]]
+
+
+@dataclass
+class _Input:
+    """One input topic of an app and how its records are handled."""
+
+    topic: topics.Topic
+    handler: Handler
+    span_name: str
+    with_partition: bool
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class StreamIO:
@@ -146,6 +166,10 @@ class StreamIO:
         self.tracer = trace.get_tracer(f"impactline.{source}")
         self._topics: dict[str, faust.TopicT] = {}
         self._pending: list[asyncio.Future[Any]] = []
+        self.commits = CommitGuard(app, settings.require_kafka())
+        self._inputs: dict[str, _Input] = {}
+        app.timer(interval=STALL_S)(self._fill_stalled)
+        app.on_before_shutdown.connect(self._close)
         self.dead_letters = self.topic(topics.DEAD_LETTERS)
 
     def topic(self, topic: topics.Topic | str) -> faust.TopicT:
@@ -174,27 +198,71 @@ class StreamIO:
         Input that cannot be processed (it does not decode, the handler rejects it, or the handler
         fails on it) goes to the dead-letter topic with the reason and the agent moves on: one bad
         record never stops a worker. Transient failures are retried inside the handler's sinks.
+        Each record goes through the handler once and in order, and offsets are committed only up
+        to the records it finished (see `impactline.runtime.offsets`).
         """
+        name = self.topic(topic).get_topic_name()
+        self.commits.guard(name)
+        run = _Input(topic, handler, span_name, with_partition)
+        self._inputs[name] = run
         async for event in stream.events():
-            try:
-                envelope = cloudevents.decode(topic, event.value, _header_items(event))
-            except cloudevents.DecodeError as exc:
-                await self.dead_letter(event, str(exc))
-                continue
             msg = event.message
-            _POSITION.set((f"{msg.topic}:{msg.partition}", msg.offset))
-            ctx = context_from_headers(envelope.headers)
-            with self.tracer.start_as_current_span(span_name, context=ctx, kind=SpanKind.CONSUMER):
-                try:
-                    if with_partition:
-                        await handler(envelope.event, event.message.partition)
-                    else:
-                        await handler(envelope.event)
-                except Rejected as exc:
-                    await self.dead_letter(event, str(exc))
-                except Exception as exc:
-                    log.exception("%s failed on a message of %s", span_name, topic.name)
-                    await self.dead_letter(event, f"{type(exc).__name__}: {exc}")
+            async with run.lock:
+                await self._take(run, msg.tp, msg, msg.generation_id)
+
+    async def _take(self, run: _Input, tp: TP, record: Record, generation: int) -> None:
+        admission = self.commits.admit(tp, record.offset, generation)
+        if admission is Admission.GAP:
+            start = self.commits.offsets.expected(tp)
+            assert start is not None
+            async for missing in self.commits.missing(tp, start, record.offset):
+                await self._handle(run, missing)
+                self.commits.processed(tp, missing.offset)
+            admission = self.commits.admit(tp, record.offset, generation)
+        if admission is Admission.PROCESS:
+            await self._handle(run, record)
+            self.commits.processed(tp, record.offset)
+
+    async def _fill_stalled(self) -> None:
+        """Handle records of assigned partitions that the fetcher left behind (see offsets)."""
+        try:
+            stalled = await self.commits.stalled(idle_s=STALL_S)
+            for tp, start in stalled.items():
+                run = self._inputs.get(tp.topic)
+                if run is None:
+                    continue
+                async with run.lock:
+                    if self.commits.offsets.expected(tp) != start:
+                        continue  # the stream moved on while we waited for it
+                    generation = self.app.consumer_generation_id
+                    async for missing in self.commits.missing(tp, start, None):
+                        await self._take(run, tp, missing, generation)
+        except Exception:  # a broker outage, say: the next round tries again
+            log.warning("could not check the input partitions for stalls", exc_info=True)
+
+    async def _close(self, _app: faust.App, **_: object) -> None:
+        await self.commits.close()
+
+    async def _handle(self, run: _Input, record: Record) -> None:
+        headers = _header_items(record)
+        try:
+            envelope = cloudevents.decode(run.topic, record.value, headers)
+        except cloudevents.DecodeError as exc:
+            await self.dead_letter(record, str(exc))
+            return
+        _POSITION.set((f"{record.topic}:{record.partition}", record.offset))
+        ctx = context_from_headers(envelope.headers)
+        with self.tracer.start_as_current_span(run.span_name, context=ctx, kind=SpanKind.CONSUMER):
+            try:
+                if run.with_partition:
+                    await run.handler(envelope.event, record.partition)
+                else:
+                    await run.handler(envelope.event)
+            except Rejected as exc:
+                await self.dead_letter(record, str(exc))
+            except Exception as exc:
+                log.exception("%s failed on a message of %s", run.span_name, run.topic.name)
+                await self.dead_letter(record, f"{type(exc).__name__}: {exc}")
 
     async def send(
         self, topic: topics.Topic | str, event: Contract, *, key: str, registry: topics.Topic
@@ -227,23 +295,24 @@ class StreamIO:
         if pending:
             await asyncio.gather(*pending)
 
-    async def dead_letter(self, event: EventT, reason: str) -> None:
-        msg = event.message
-        log.warning("dead-lettering %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason)
+    async def dead_letter(self, record: Record, reason: str) -> None:
+        log.warning(
+            "dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason
+        )
         letter = dead_letter_for(
             reason=reason,
             source=self.source,
-            value=event.value,
-            headers=_header_items(event),
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
+            value=record.value,
+            headers=_header_items(record),
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
         )
         await self.send(topics.DEAD_LETTERS, letter, key=self.source, registry=topics.DEAD_LETTERS)
 
 
-def _header_items(event: EventT) -> list[tuple[str, bytes | None]]:
-    headers = event.headers or {}
+def _header_items(record: Record) -> list[tuple[str, bytes | None]]:
+    headers = record.headers or {}
     items = headers.items() if isinstance(headers, dict) else headers
     return [(k, v) for k, v in items]
 
