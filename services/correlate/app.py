@@ -52,8 +52,8 @@ def create_app(settings: Settings, holder: CatalogHolder | None = None) -> faust
         holder,
         config,
         suppressions,
-        trackers=app.Table("ci-trackers", default=None, partitions=partitions),
-        domains=app.Table("domain-correlators", default=None, partitions=partitions),
+        trackers=io.staged(app.Table("ci-trackers", default=None, partitions=partitions)),
+        domains=io.staged(app.Table("domain-correlators", default=None, partitions=partitions)),
     )
 
     def agent(

@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-import faust
-
 from impactline.core import topics
 from impactline.core.catalog import UnknownNodeError
 from impactline.core.contracts import (
@@ -39,6 +37,7 @@ from impactline.core.correlation import (
 )
 from impactline.core.correlation.outcomes import CIOutcome
 from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion
+from impactline.runtime.staging import StagedTable
 from impactline.runtime.streams import (
     Rejected,
     StreamIO,
@@ -60,8 +59,8 @@ class CorrelateWorker:
         holder: CatalogHolder,
         config: CorrelationConfig,
         suppressions: Suppressions,
-        trackers: faust.Table,
-        domains: faust.Table,
+        trackers: StagedTable,
+        domains: StagedTable,
     ) -> None:
         self.io = io
         self.holder = holder
@@ -154,8 +153,6 @@ class CorrelateWorker:
         for change in changes_of(outcomes):
             record = change.to_event(domain)
             await self.io.send(topics.CI_STATE, record, key=domain, registry=topics.CI_STATE)
-        # Durable before the tracker that remembers the input's id is stored (see on_telemetry).
-        await self.io.delivered()
 
     async def on_change(self, change: ChangeEvent) -> None:
         domain = self._domain_of(change.ci_id)
@@ -174,8 +171,7 @@ class CorrelateWorker:
         return live
 
     async def _store(self, correlator: DomainCorrelator, event_id: str | None = None) -> None:
-        await self.io.delivered()  # outputs durable first (see already_applied)
-        domain = correlator.domain
+        domain = correlator.domain  # stored once the outputs are durable (StreamIO.settle)
         self.domains[domain] = with_applied(
             correlator.to_dict(), self.domains.get(domain), event_id
         )

@@ -53,11 +53,12 @@ def create_app(
     io = StreamIO(app, settings, "impact")
     follow_catalog_topic(app, holder, settings)
     engine = create_engine(settings, holder)
-    episodes = app.Table("episodes", default=None, partitions=settings.topic_partitions)
+    episodes = io.staged(app.Table("episodes", default=None, partitions=settings.topic_partitions))
+    io.settle_before_outputs(ledger)
     experience = ExperienceKeeper(
         io,
         engine,
-        app.Table("experience", default=None, partitions=settings.topic_partitions),
+        io.staged(app.Table("experience", default=None, partitions=settings.topic_partitions)),
         episodes,
         experience_policy(settings, engine.config),
         every=timedelta(seconds=settings.xla_seconds),

@@ -12,8 +12,6 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-import faust
-
 from impactline.core import topics
 from impactline.core.contracts import FeedbackEvent, ImpactEvent, ServiceHealthEvent, Tick, utcnow
 from impactline.core.experience import (
@@ -36,6 +34,7 @@ from impactline.core.experience import (
 from impactline.core.impact import EpisodeState, EpisodeStateError, ImpactEngine
 from impactline.core.scoring import ScoringConfig
 from impactline.runtime.settings import Settings
+from impactline.runtime.staging import StagedTable
 from impactline.runtime.streams import Rejected, StreamIO, local_keys
 
 log = logging.getLogger(__name__)
@@ -58,8 +57,8 @@ class ExperienceKeeper:
         self,
         io: StreamIO,
         engine: ImpactEngine,
-        table: faust.Table,
-        episodes: faust.Table,
+        table: StagedTable,
+        episodes: StagedTable,
         policy: ExperiencePolicy,
         every: timedelta,
     ) -> None:

@@ -23,6 +23,7 @@ class ImpactLedger:
         self._url = database_url
         self._pool: asyncpg.Pool | None = None
         self._starting = asyncio.Lock()
+        self._staged: list[tuple[object, ...]] = []
 
     async def start(self) -> None:
         async with self._starting:  # several agents may start it at once
@@ -35,23 +36,33 @@ class ImpactLedger:
             await self._pool.close()
             self._pool = None
 
-    async def record(self, event: ImpactEvent, trace_id: str | None) -> bool:
-        """Store `event`; returns False when it was already there (a replay)."""
-        assert self._pool is not None, "ImpactLedger.start() first"
-        args = (
-            event.id,
-            event.service_id,
-            event.incident_id,
-            event.state.value,
-            event.time,
-            event.impact_rate,
-            event.business_impact_minutes,
-            event.priority,
-            event.high_visibility,
-            trace_id,
-            event.model_dump_json(),
+    def stage(self, event: ImpactEvent, trace_id: str | None) -> None:
+        """Hold `event` for the next settle (see `StreamIO.settle`)."""
+        self._staged.append(
+            (
+                event.id,
+                event.service_id,
+                event.incident_id,
+                event.state.value,
+                event.time,
+                event.impact_rate,
+                event.business_impact_minutes,
+                event.priority,
+                event.high_visibility,
+                trace_id,
+                event.model_dump_json(),
+            )
         )
+
+    def freeze(self) -> list[tuple[object, ...]]:
+        rows, self._staged = self._staged, []
+        return rows
+
+    async def flush(self, rows: list[tuple[object, ...]]) -> None:
+        """Store `rows` in one round trip; a row already there (a replay) is left as it is."""
+        if not rows:
+            return
+        assert self._pool is not None, "ImpactLedger.start() first"
         async for attempt in retrying(deadline_s=None):
             with attempt:
-                status = await self._pool.execute(INSERT, *args)
-        return status.endswith(" 1")
+                await self._pool.executemany(INSERT, rows)

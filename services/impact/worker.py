@@ -6,8 +6,6 @@ event id (derived from its cause), so a replay after a crash doubles nothing.
 
 from __future__ import annotations
 
-import faust
-
 from impactline.core import topics
 from impactline.core.contracts import ServiceHealthEvent, Tick, utcnow
 from impactline.core.impact import EpisodeState, ImpactEngine, Step, UnknownService
@@ -15,6 +13,7 @@ from impactline.impact.experience import ExperienceKeeper
 from impactline.impact.ledger import ImpactLedger
 from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion
 from impactline.runtime.kafka import ensure_topics
+from impactline.runtime.staging import StagedTable
 from impactline.runtime.streams import (
     Rejected,
     StreamIO,
@@ -32,7 +31,7 @@ class ImpactWorker:
         holder: CatalogHolder,
         engine: ImpactEngine,
         ledger: ImpactLedger,
-        episodes: faust.Table,
+        episodes: StagedTable,
         experience: ExperienceKeeper | None = None,
     ) -> None:
         self.io = io
@@ -77,7 +76,8 @@ class ImpactWorker:
                     at = episode.episode_time(tick.time)
                     burn_rate = self.experience.burn_rate(service_id, at)
                 step = self.engine.on_tick(episode, tick.time, burn_rate=burn_rate)
-                await self._apply(service_id, step)
+                if step.impacts or step.alerts or step.itsm or step.state != episode:
+                    await self._apply(service_id, step)
         if self.experience is not None:
             await self.experience.on_tick(tick, partition)
 
@@ -86,7 +86,7 @@ class ImpactWorker:
         # outputs have the same ids, instead of losing them.
         trace_id = current_trace_id()
         for routed in step.impacts:
-            await self.ledger.record(routed.event, trace_id)
+            self.ledger.stage(routed.event, trace_id)
             for name in routed.topics:
                 topic = topics.impact_topic(name)
                 await self._ensure(topic)
@@ -97,7 +97,7 @@ class ImpactWorker:
             await self.io.send(topics.ITSM, record, key=record.incident_id, registry=topics.ITSM)
         if self.experience is not None:
             self.experience.record_impacts(service_id, (r.event for r in step.impacts))
-        await self.io.delivered()  # outputs durable before the state that includes them
+        # Stored once the ledger rows and outputs are durable (StreamIO.settle).
         previous = self.episodes.get(service_id)
         if step.state is not None:
             self.episodes[service_id] = with_applied(step.state.to_dict(), previous, event_id)

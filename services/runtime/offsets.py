@@ -41,6 +41,7 @@ class Admission(Enum):
 class _Partition:
     generation: int
     expected: int | None  # next offset to process; None until known
+    durable: int | None  # next offset whose effects are not known durable: the commit limit
     progressed_at: float = field(default_factory=time.monotonic)
 
 
@@ -64,7 +65,7 @@ class ProcessedOffsets(Generic[P]):
         state = self._partitions.get(partition)
         if state is None or state.generation != generation:
             # A new assignment starts again from the committed offset (Faust seeks there).
-            state = _Partition(generation, committed)
+            state = _Partition(generation, committed, committed)
             self._partitions[partition] = state
         return state
 
@@ -73,6 +74,12 @@ class ProcessedOffsets(Generic[P]):
         if state is not None and state.expected == offset:
             state.expected = offset + 1
             state.progressed_at = time.monotonic()
+
+    def settled(self, partition: P, offset: int) -> None:
+        """The effects of the record at `offset` (and those before it) are durable."""
+        state = self._partitions.get(partition)
+        if state is not None and (state.durable is None or offset >= state.durable):
+            state.durable = offset + 1
 
     def expected(self, partition: P) -> int | None:
         state = self._partitions.get(partition)
@@ -90,16 +97,17 @@ class ProcessedOffsets(Generic[P]):
         return out
 
     def committable(self, offsets: Mapping[P, int]) -> tuple[dict[P, int], set[P]]:
-        """Split a commit Faust asks for into what may be committed, each offset held to what
-        was processed, and the partitions whose request ran past that (records were skipped)."""
+        """Split a commit Faust asks for into what may be committed, each offset held to the
+        records whose effects are durable, and the partitions whose request ran past the
+        records handled (Faust acknowledged records no handler saw)."""
         allowed: dict[P, int] = {}
         skipped: set[P] = set()
         for partition, offset in offsets.items():
-            expected = self.expected(partition)
-            if expected is None or offset > expected:
+            state = self._partitions.get(partition)
+            if state is None or state.expected is None or offset > state.expected:
                 skipped.add(partition)
-            if expected is not None:
-                allowed[partition] = min(offset, expected)
+            if state is not None and state.durable is not None:
+                allowed[partition] = min(offset, state.durable)
         return allowed, skipped
 
 
@@ -137,6 +145,9 @@ class CommitGuard:
 
     def processed(self, tp: TP, offset: int) -> None:
         self.offsets.processed(tp, offset)
+
+    def settled(self, tp: TP, offset: int) -> None:
+        self.offsets.settled(tp, offset)
 
     async def missing(self, tp: TP, start: int, stop: int | None) -> AsyncIterator[ConsumerRecord]:
         """Records `start`..`stop` (exclusive; None: up to the end) of `tp`, read directly."""

@@ -29,6 +29,7 @@ from impactline.runtime.kafka import client_security, dead_letter_for, message_f
 from impactline.runtime.metrics import worker_metrics
 from impactline.runtime.offsets import Admission, CommitGuard
 from impactline.runtime.settings import Settings
+from impactline.runtime.staging import Staged, StagedTable
 from impactline.runtime.telemetry import context_from_headers
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ def create_stream_app(name: str, settings: Settings) -> faust.App:
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # Outputs of a run of inputs share produce requests; a settle waits for them anyway.
+        producer_linger=0.005,
         # Ride out a broker restart instead of failing sends after the default 30 s.
         producer_request_timeout=300.0,
         web_enabled=False,
@@ -133,6 +136,8 @@ def with_applied(
 
 Record = Message | ConsumerRecord
 """An input record: as Faust's fetcher delivered it, or as read directly to fill a gap."""
+SETTLE_EVERY = 500
+"""Most input records handled between two settles (see `StreamIO.settle`)."""
 STALL_S = 5.0
 """How long an input partition may sit behind its end with no progress before its records
 are read directly (see `impactline.runtime.offsets`)."""
@@ -154,6 +159,11 @@ class _Input:
     span_name: str
     with_partition: bool
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    unsettled: list[tuple[TP, int]] = field(default_factory=list)
+
+    def take_unsettled(self) -> list[tuple[TP, int]]:
+        taken, self.unsettled = self.unsettled, []
+        return taken
 
 
 class StreamIO:
@@ -168,6 +178,9 @@ class StreamIO:
         self._pending: list[asyncio.Future[Any]] = []
         self.commits = CommitGuard(app, settings.require_kafka())
         self._inputs: dict[str, _Input] = {}
+        self._tables: list[StagedTable] = []
+        self._sinks: list[Staged] = []
+        self._settling = asyncio.Lock()
         app.timer(interval=STALL_S)(self._fill_stalled)
         app.on_before_shutdown.connect(self._close)
         self.dead_letters = self.topic(topics.DEAD_LETTERS)
@@ -205,10 +218,17 @@ class StreamIO:
         self.commits.guard(name)
         run = _Input(topic, handler, span_name, with_partition)
         self._inputs[name] = run
+        queue = getattr(stream.channel, "queue", None)
         async for event in stream.events():
             msg = event.message
             async with run.lock:
                 await self._take(run, msg.tp, msg, msg.generation_id)
+            # Settle when the fetched input is used up, or every SETTLE_EVERY records under
+            # load: one broker round trip for a run of inputs, none of them waiting long.
+            if run.unsettled and (
+                len(run.unsettled) >= SETTLE_EVERY or queue is None or queue.empty()
+            ):
+                await self.settle()
 
     async def _take(self, run: _Input, tp: TP, record: Record, generation: int) -> None:
         admission = self.commits.admit(tp, record.offset, generation)
@@ -217,11 +237,15 @@ class StreamIO:
             assert start is not None
             async for missing in self.commits.missing(tp, start, record.offset):
                 await self._handle(run, missing)
-                self.commits.processed(tp, missing.offset)
+                self._processed(run, tp, missing.offset)
             admission = self.commits.admit(tp, record.offset, generation)
         if admission is Admission.PROCESS:
             await self._handle(run, record)
-            self.commits.processed(tp, record.offset)
+            self._processed(run, tp, record.offset)
+
+    def _processed(self, run: _Input, tp: TP, offset: int) -> None:
+        self.commits.processed(tp, offset)
+        run.unsettled.append((tp, offset))
 
     async def _fill_stalled(self) -> None:
         """Handle records of assigned partitions that the fetcher left behind (see offsets)."""
@@ -237,6 +261,7 @@ class StreamIO:
                     generation = self.app.consumer_generation_id
                     async for missing in self.commits.missing(tp, start, None):
                         await self._take(run, tp, missing, generation)
+                await self.settle()
         except Exception:  # a broker outage, say: the next round tries again
             log.warning("could not check the input partitions for stalls", exc_info=True)
 
@@ -267,33 +292,56 @@ class StreamIO:
     async def send(
         self, topic: topics.Topic | str, event: Contract, *, key: str, registry: topics.Topic
     ) -> None:
-        """Produce without waiting for the broker's answer.
+        """Produce without waiting for the broker's answer: the next `settle` waits for it.
 
-        Faust flushes the producer before it commits input offsets, so an input is committed
-        only after its outputs are acknowledged; waiting here would cost a broker round trip
-        per output. A send that still fails after the producer's retries ends the process
-        before that commit, so the input is processed again after the restart.
+        A send that still fails after the producer's retries ends the process before the input
+        is settled, so the input is processed again after the restart.
         """
         value, headers = message_for(
             registry, event, source=f"impactline/{self.source}", subject=key
         )
         fut = await self.topic(topic).send(key=key.encode(), value=value, headers=headers)
         fut.add_done_callback(_exit_on_failed_delivery)
-        if len(self._pending) > 1000:  # outputs of handlers that store no state
-            self._pending = [f for f in self._pending if not f.done()]
         self._pending.append(fut)
 
-    async def delivered(self) -> None:
-        """Wait until every output sent so far is acknowledged.
+    def staged(self, table: faust.Table) -> StagedTable:
+        """`table` with its writes held until the outputs they account for are durable.
 
-        Call it before storing state that includes those outputs: table changes reach their
-        changelog on their own schedule, and a state restored after a crash must never hold an
-        input whose outputs were lost with the process (the replay would skip them). One round
-        trip per stored input, not per output.
+        The writes reach the table at settle time, outside the event that caused them, where
+        Faust would put each changelog record in the partition of whatever event is current.
+        Every table is keyed like the input that writes it, so the key's own partition is the
+        partition of that input and the one its state is restored with.
         """
-        pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.gather(*pending)
+        partitions = self.settings.topic_partitions
+        table.partition_for_key = lambda key: partition_of(key, partitions)
+        staged = StagedTable(table)
+        self._tables.append(staged)
+        return staged
+
+    def settle_before_outputs(self, sink: Staged) -> None:
+        """Write `sink`'s staged rows at each settle, before the states are stored."""
+        self._sinks.append(sink)
+
+    async def settle(self) -> None:
+        """Make the effects of every input handled so far durable, then let their offsets be
+        committed: staged sink rows written, outputs acknowledged, then states stored.
+
+        Everything is taken without an await in between, so the cut is consistent: a state
+        stored here never includes an input whose outputs are not acknowledged.
+        """
+        async with self._settling:
+            handled = [mark for run in self._inputs.values() for mark in run.take_unsettled()]
+            rows = [(sink, sink.freeze()) for sink in self._sinks]
+            states = [(table, table.freeze()) for table in self._tables]
+            pending, self._pending = self._pending, []
+            for sink, frozen in rows:
+                await sink.flush(frozen)
+            if pending:
+                await asyncio.gather(*pending)
+            for table, frozen in states:
+                await table.flush(frozen)
+            for tp, offset in handled:
+                self.commits.settled(tp, offset)
 
     async def dead_letter(self, record: Record, reason: str) -> None:
         log.warning(
@@ -339,7 +387,7 @@ def partition_of(key: str, partitions: int) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
-def local_keys(table: faust.Table, partition: int, partitions: int) -> list[str]:
+def local_keys(table: StagedTable, partition: int, partitions: int) -> list[str]:
     """Keys of `table` that live in `partition`: the ones a tick on that partition may touch."""
     return [k for k in list(table.keys()) if partition_of(k, partitions) == partition]
 

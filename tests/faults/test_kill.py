@@ -20,9 +20,7 @@ from tests.faults.load import LoadRun
 from tests.faults.runs import assert_exactly_once, measured_run, processed, workload_for
 
 GROUP = "kill"
-# Only in `make test-faults` for now: its last run on a fresh clone lost impact ledger rows after
-# the impact kill (see docs/reliability.md, "Open problem"), which is being investigated.
-pytestmark = [pytest.mark.timeout(1800), pytest.mark.faults_full]
+pytestmark = pytest.mark.timeout(1800)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ def run(offsets: ProcessedOffsets, partition: tuple[str, int], *records: int) ->
     for offset in records:
         assert offsets.admit(partition, offset, generation=1, committed=10) is Admission.PROCESS
         offsets.processed(partition, offset)
+        offsets.settled(partition, offset)
 
 
 def test_records_in_order_from_the_committed_offset_are_processed_and_committable() -> None:
@@ -31,6 +32,18 @@ def test_a_commit_past_the_processed_records_is_held_back_and_reported() -> None
     allowed, skipped = offsets.committable({P0: 20})
     assert allowed == {P0: 12}
     assert skipped == {P0}
+
+
+def test_a_commit_waits_for_the_handled_records_to_settle() -> None:
+    offsets: ProcessedOffsets = ProcessedOffsets()
+    run(offsets, P0, 10, 11)
+    for offset in (12, 13):
+        assert offsets.admit(P0, offset, generation=1, committed=10) is Admission.PROCESS
+        offsets.processed(P0, offset)
+    # Handled, but their outputs are not acknowledged yet: a crash now must replay them.
+    assert offsets.committable({P0: 14}) == ({P0: 12}, set())
+    offsets.settled(P0, 13)
+    assert offsets.committable({P0: 14}) == ({P0: 14}, set())
 
 
 def test_a_partition_no_handler_saw_is_not_committed_at_all() -> None:
@@ -68,6 +81,7 @@ def test_a_new_assignment_counts_again_from_the_committed_offset() -> None:
     # Another worker had the partition and committed 40; it comes back in generation 2.
     assert offsets.admit(P0, 40, generation=2, committed=40) is Admission.PROCESS
     offsets.processed(P0, 40)
+    offsets.settled(P0, 40)
     assert offsets.committable({P0: 41}) == ({P0: 41}, set())
     # A first record past the committed offset of the new assignment is a gap.
     assert offsets.admit(P1, 9, generation=2, committed=5) is Admission.GAP
