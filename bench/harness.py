@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from impactline.core.catalog import Catalog
 from impactline.core.catalog.generator import generate_documents
 from impactline.runtime.embedded.process import free_port
+from impactline.runtime.kafka import delete_topics
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem, start_system
 
@@ -106,22 +105,6 @@ async def running_system(
     finally:
         await asyncio.to_thread(system.stop)
         await delete_topics(settings.require_kafka(), settings.topic_prefix)
-
-
-async def delete_topics(bootstrap: str, prefix: str) -> None:
-    """Remove every topic of one run (Faust's changelogs included) so the broker stays small."""
-    if not prefix:
-        return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="impactline-bench")
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if names:
-            await admin.delete_topics(names)
-    except Exception as exc:  # cleanup only: a leftover topic costs disk, not correctness
-        log.warning("could not delete the topics of %s: %s", prefix, exc)
-    finally:
-        await admin.close()
 
 
 class Stopwatch:

@@ -85,6 +85,10 @@ def create_app(
 
     start_ticks(app, io, [topics.TICKS_IMPACT], settings.tick_seconds)
 
+    @app.on_partitions_revoked.connect
+    async def forget(*_: object, **__: object) -> None:
+        worker.forget_partitions()
+
     @app.on_before_shutdown.connect
     async def close_ledger(_: faust.App, **__: object) -> None:
         await ledger.stop()

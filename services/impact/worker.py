@@ -6,6 +6,8 @@ event id (derived from its cause), so a replay after a crash doubles nothing.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from impactline.core import topics
 from impactline.core.contracts import ServiceHealthEvent, Tick, utcnow
 from impactline.core.impact import EpisodeState, ImpactEngine, Step, UnknownService
@@ -19,6 +21,7 @@ from impactline.runtime.streams import (
     StreamIO,
     already_applied,
     local_keys,
+    partition_of,
     with_applied,
 )
 from impactline.runtime.telemetry import current_trace_id
@@ -41,10 +44,20 @@ class ImpactWorker:
         self.episodes = episodes
         self.partitions = io.settings.topic_partitions
         self._topics_ready: set[str] = set()
+        # When each open episode next has something to do on a tick (see ImpactEngine.next_due),
+        # so a tick visits only those instead of every open episode of its partition.
+        self._due: dict[str, datetime] = {}
+        self._scanned: set[int] = set()
         holder.on_switch(self._switch)
 
     def _switch(self, current: CatalogVersion) -> None:
         self.engine.use(current.catalog, current.version)
+        self.forget_partitions()  # services may have left the catalog: look at every episode
+
+    def forget_partitions(self) -> None:
+        """After a rebalance or a catalog switch the index may be stale: rebuild it."""
+        self._due.clear()
+        self._scanned.clear()
 
     def _episode(self, service_id: str) -> EpisodeState | None:
         stored = self.episodes.get(service_id)
@@ -68,9 +81,20 @@ class ImpactWorker:
         await self._apply(health.service_id, step, health.id)
 
     async def on_tick(self, tick: Tick, partition: int) -> None:
-        for service_id in local_keys(self.episodes, partition, self.partitions):
+        if partition not in self._scanned:
+            for service_id in local_keys(self.episodes, partition, self.partitions):
+                self._note_due(service_id, self._episode(service_id))
+            self._scanned.add(partition)
+        due = [
+            service_id
+            for service_id, at in self._due.items()
+            if at <= tick.time and partition_of(service_id, self.partitions) == partition
+        ]
+        for service_id in due:
             episode = self._episode(service_id)
-            if episode is not None:
+            if episode is None:
+                self._due.pop(service_id, None)
+            else:
                 burn_rate = None
                 if self.experience is not None:
                     at = episode.episode_time(tick.time)
@@ -78,6 +102,8 @@ class ImpactWorker:
                 step = self.engine.on_tick(episode, tick.time, burn_rate=burn_rate)
                 if step.impacts or step.alerts or step.itsm or step.state != episode:
                     await self._apply(service_id, step)
+                else:
+                    self._note_due(service_id, episode)
         if self.experience is not None:
             await self.experience.on_tick(tick, partition)
 
@@ -97,6 +123,7 @@ class ImpactWorker:
             await self.io.send(topics.ITSM, record, key=record.incident_id, registry=topics.ITSM)
         if self.experience is not None:
             self.experience.record_impacts(service_id, (r.event for r in step.impacts))
+        self._note_due(service_id, step.state)
         # Stored once the ledger rows and outputs are durable (StreamIO.settle).
         previous = self.episodes.get(service_id)
         if step.state is not None:
@@ -105,6 +132,12 @@ class ImpactWorker:
             # A closed episode keeps what its input applied, so a replay from before the close
             # (state restored ahead of the offsets) is recognised instead of opening a new one.
             self.episodes[service_id] = with_applied({}, previous, event_id)
+
+    def _note_due(self, service_id: str, episode: EpisodeState | None) -> None:
+        if episode is None:
+            self._due.pop(service_id, None)
+        else:
+            self._due[service_id] = self.engine.next_due(episode)
 
     async def _ensure(self, topic: topics.Topic) -> None:
         if topic.name in self._topics_ready:

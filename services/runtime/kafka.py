@@ -52,6 +52,23 @@ def new_admin(
     )
 
 
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Remove every topic whose name starts with `prefix`, Faust's changelogs included: what a
+    run under its own prefix (a test module, a benchmark) leaves on a shared broker."""
+    if not prefix:
+        return
+    admin = new_admin(bootstrap, "impactline-cleanup")
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    except Exception as exc:  # cleanup only: a leftover topic costs disk, not correctness
+        log.warning("could not delete the topics under %s: %s", prefix, exc)
+    finally:
+        await admin.close()
+
+
 def topic_name(topic: topics.Topic | str, prefix: str = "") -> str:
     """The broker-side name: an optional prefix keeps several deployments apart on one cluster."""
     return f"{prefix}{topic}"

@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from impactline.core import cloudevents, topics
-from impactline.runtime.kafka import ensure_topics, open_tail, topic_name
+from impactline.runtime.kafka import delete_topics, ensure_topics, open_tail, topic_name
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem, start_system
 
@@ -77,7 +77,10 @@ async def e2e_settings(
     # A fresh topic namespace and database per test module: no offsets, table state or read
     # models from other tests.
     namespace = f"e2e_{uuid.uuid4().hex[:8]}"
-    async with scratch_database(database_url, namespace) as url:
+    async with (
+        scratch_database(database_url, namespace) as url,
+        scratch_topics(kafka_bootstrap, f"{namespace}."),
+    ):
         yield Settings(
             kafka_bootstrap_servers=kafka_bootstrap,
             database_url=url,
@@ -88,6 +91,15 @@ async def e2e_settings(
             IMPACTLINE_ACCRUAL_SECONDS="2",
             IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
         )
+
+
+@asynccontextmanager
+async def scratch_topics(bootstrap: str, prefix: str) -> AsyncIterator[None]:
+    """Topics under `prefix` deleted afterwards, so the shared broker does not pile them up."""
+    try:
+        yield
+    finally:
+        await delete_topics(bootstrap, prefix)
 
 
 @asynccontextmanager

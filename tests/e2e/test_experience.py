@@ -20,7 +20,7 @@ import pytest
 from impactline.core import topics
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem
-from tests.e2e.conftest import CONFIG, ROOT, scratch_database
+from tests.e2e.conftest import CONFIG, ROOT, scratch_database, scratch_topics
 
 LONDON = ZoneInfo("Europe/London")
 # Mid-month business hours: the calendar alone gives medium urgency (DESIGN section 6).
@@ -40,7 +40,10 @@ async def e2e_settings(
     namespace = f"e2e_{uuid.uuid4().hex[:8]}"
     scoring = tmp_path_factory.mktemp("scoring") / "scoring.yaml"
     scoring.write_text(FAST_RULES)
-    async with scratch_database(database_url, namespace) as url:
+    async with (
+        scratch_database(database_url, namespace) as url,
+        scratch_topics(kafka_bootstrap, f"{namespace}."),
+    ):
         yield Settings(
             kafka_bootstrap_servers=kafka_bootstrap,
             database_url=url,

@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from impactline.core import cloudevents, topics
-from impactline.runtime.kafka import topic_name
+from impactline.runtime.kafka import delete_topics, topic_name
 from impactline.runtime.settings import Settings
 from impactline.runtime.streams import partition_of
 from impactline.runtime.system import RunningSystem, start_system, worker_names
@@ -74,6 +74,7 @@ async def scaled(
         yield running
     finally:
         await asyncio.to_thread(running.stop)
+        await delete_topics(scale_settings.require_kafka(), scale_settings.topic_prefix)
 
 
 async def telemetry_assignment(settings: Settings) -> dict[str, set[int]]:

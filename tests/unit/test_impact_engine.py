@@ -426,3 +426,29 @@ def test_a_stored_state_with_a_bad_field_names_it(uk_finance: BusinessCalendar):
     stored["accrual"]["updated_at"] = "yesterday"
     with pytest.raises(EpisodeStateError, match=r"accrual\.updated_at: expected an ISO 8601"):
         EpisodeState.from_dict(stored)
+
+
+def test_ticks_before_the_next_due_instant_change_nothing(uk_finance: BusinessCalendar):
+    engine = engine_for(one_service_catalog(), uk_finance)
+    start = london(12, 17, 58)  # business hours end at 18:00, the first accrual is at 17:59
+    opened = engine.on_health(None, health(start), received_at=start)
+    assert opened.state is not None
+    assert engine.next_due(opened.state) == start + timedelta(minutes=1)
+    quiet = engine.on_tick(opened.state, start + timedelta(seconds=59))
+    assert quiet.impacts == () and quiet.state == opened.state
+
+    accrued = engine.on_tick(opened.state, start + timedelta(minutes=1))
+    assert reasons(accrued) == [ImpactReason.ACCRUAL]
+    assert accrued.state is not None
+    # The next accrual would be 18:00 as well, and the weight changes exactly then.
+    assert engine.next_due(accrued.state) == london(12, 18)
+    changed = engine.on_tick(accrued.state, london(12, 18))
+    assert ImpactReason.WEIGHT_CHANGE in reasons(changed)
+
+
+def test_a_weight_change_before_the_next_accrual_is_due_first(uk_finance: BusinessCalendar):
+    engine = engine_for(one_service_catalog(), uk_finance, accrual_period=timedelta(hours=2))
+    start = london(12, 17)
+    opened = engine.on_health(None, health(start), received_at=start)
+    assert opened.state is not None
+    assert engine.next_due(opened.state) == london(12, 18)  # before the 19:00 accrual

@@ -217,6 +217,26 @@ class ImpactEngine:
             episode = replace(episode, accrual_seq=sequence)
         return out.step(episode)
 
+    def next_due(self, state: EpisodeState) -> datetime:
+        """The wall-clock instant from which `on_tick` has something to do for `state`: its next
+        accrual point, or an earlier calendar boundary that changes its weight (now, when the
+        service left the catalog). Ticks before then change nothing."""
+        due = state.started_at + (state.accrual_seq + 1) * self.accrual_period
+        view = self.view(state.service_id)
+        if view is None:
+            due = state.updated_at
+        elif view.calendar is not None:
+            cursor = state.updated_at
+            while cursor < due:
+                change = view.calendar.next_change_after(cursor, horizon=due - cursor)
+                if change is None or change >= due:
+                    break
+                if mark_of(view, view.calendar.weight_at(change)) != state.calendar:
+                    due = change
+                    break
+                cursor = change
+        return _utc(due - state.clock_offset)
+
     def on_incident(self, state: EpisodeState, incident: IncidentEvent) -> EpisodeState:
         """Remember the first correlated incident that lists the episode's service; later
         impact events and alerts carry its id."""
