@@ -241,5 +241,8 @@ class AlertFeed:
             "truncatedAlerts": 0,
             "alerts": alerts,
         }
-        ids = [e.id for e in adapter.translate(notification).accepted] if self.track else []
+        if self.track:
+            ids = [e.id for e in adapter.translate(notification).accepted]
+        else:  # counted, not matched: any id per alert will do
+            ids = [a["labels"]["bench_seq"] for a in alerts]
         return orjson.dumps(notification), ids

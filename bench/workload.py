@@ -164,8 +164,11 @@ class Poster:
 
     def __init__(self, url: str, key: str, connections: int) -> None:
         self.url = url
+        headers = {"Content-Type": "application/json"}
+        if key:  # Alertmanager takes no key; an empty bearer is not even a legal header
+            headers["Authorization"] = f"Bearer {key}"
         self.client = httpx.AsyncClient(
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            headers=headers,
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             timeout=30.0,
         )

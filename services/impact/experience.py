@@ -8,6 +8,7 @@ happens in the partition of the message being handled (ticks only touch their pa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -38,6 +39,9 @@ from impactline.runtime.staging import StagedTable
 from impactline.runtime.streams import Rejected, StreamIO, local_keys
 
 log = logging.getLogger(__name__)
+
+YIELD_EVERY = 20
+"""Services evaluated between two turns of the event loop on an XLA tick."""
 
 
 def experience_policy(settings: Settings, config: ScoringConfig) -> ExperiencePolicy:
@@ -125,8 +129,12 @@ class ExperienceKeeper:
         if last is not None and tick.time - last < self.every:
             return
         self._evaluated[partition] = tick.time
-        for service_id in local_keys(self.table, partition, self.partitions):
+        for n, service_id in enumerate(local_keys(self.table, partition, self.partitions)):
             await self._evaluate(service_id, tick.time)
+            if n % YIELD_EVERY == YIELD_EVERY - 1:
+                # Hundreds of services take a good part of a second: let the health events
+                # queued meanwhile through instead of holding them all until the end.
+                await asyncio.sleep(0)
 
     async def _evaluate(self, service_id: str, wall: datetime) -> None:
         state = self._load(service_id)
