@@ -39,6 +39,13 @@ def timed(action: Callable[[], T]) -> tuple[T, float]:
 
 
 def peak_rss_mib() -> float:
+    # Linux keeps ru_maxrss across exec, so a child of a large process (`make bench` after the
+    # scale runs) would report its parent's peak; VmHWM belongs to this program's own memory.
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     # ru_maxrss is KiB on Linux and bytes on macOS.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
