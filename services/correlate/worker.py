@@ -37,14 +37,13 @@ from impactline.core.correlation import (
 )
 from impactline.core.correlation.outcomes import CIOutcome
 from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion
+from impactline.runtime.replay import already_applied, with_applied
 from impactline.runtime.staging import StagedTable
 from impactline.runtime.streams import (
     Rejected,
     StreamIO,
-    already_applied,
     local_keys,
     partition_of,
-    with_applied,
 )
 
 log = logging.getLogger(__name__)

@@ -15,14 +15,13 @@ from impactline.impact.experience import ExperienceKeeper
 from impactline.impact.ledger import ImpactLedger
 from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion
 from impactline.runtime.kafka import ensure_topics
+from impactline.runtime.replay import already_applied, with_applied
 from impactline.runtime.staging import StagedTable
 from impactline.runtime.streams import (
     Rejected,
     StreamIO,
-    already_applied,
     local_keys,
     partition_of,
-    with_applied,
 )
 from impactline.runtime.telemetry import current_trace_id
 

@@ -4,7 +4,7 @@ A stream worker handles a run of inputs, sends their outputs without waiting, th
 once: writes the staged ledger rows, waits for the broker's acknowledgement of every output,
 and only then stores the new states and lets the input offsets be committed. A state restored
 after a crash therefore never includes an input whose outputs were lost with the process (the
-replay would skip it, see `streams.already_applied`), and each round trip is paid once per run
+replay would skip it, see `impactline.runtime.replay`), and each round trip is paid once per run
 of inputs instead of once per input.
 """
 

@@ -10,7 +10,6 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -28,6 +27,7 @@ from impactline.runtime.catalog_source import CatalogHolder, follow_catalog
 from impactline.runtime.kafka import client_security, dead_letter_for, message_for, topic_name
 from impactline.runtime.metrics import worker_metrics
 from impactline.runtime.offsets import Admission, CommitGuard
+from impactline.runtime.replay import handling
 from impactline.runtime.settings import Settings
 from impactline.runtime.staging import Staged, StagedTable
 from impactline.runtime.telemetry import context_from_headers
@@ -81,57 +81,6 @@ def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | No
         mechanism=options["sasl_mechanism"],
         ssl_context=context,
     )
-
-
-# Where the message a handler is working on sits: "topic:partition" and offset.
-_POSITION: ContextVar[tuple[str, int] | None] = ContextVar("input_position", default=None)
-APPLIED = "applied"
-"""Key, next to a stored state, of the input positions whose effects that state includes."""
-RECENT = "recent"
-"""Key, next to a stored state, of the ids of the latest inputs applied to it."""
-RECENT_KEPT = 128
-
-
-def input_position() -> tuple[str, int] | None:
-    """The topic partition and offset of the message being handled (None in timers)."""
-    return _POSITION.get()
-
-
-def already_applied(stored: object, event_id: str | None = None) -> bool:
-    """Whether `stored` (a table value written by `with_applied`) includes the effects of the
-    message being handled, or of another one with the same event id.
-
-    Faust flushes table changes before it commits input offsets, but not atomically with them:
-    after a crash the restored state may be ahead of the input read again, and an upstream
-    replay repeats events (same ids) after later ones. Handlers that store their state only
-    once their outputs are durable skip such inputs instead of applying them twice.
-    """
-    if not isinstance(stored, dict):
-        return False
-    if event_id is not None and event_id in stored.get(RECENT, ()):
-        return True
-    position = input_position()
-    if position is None:
-        return False
-    done = stored.get(APPLIED, {}).get(position[0])
-    return done is not None and position[1] <= done
-
-
-def with_applied(
-    state: dict[str, Any], previous: object, event_id: str | None = None
-) -> dict[str, Any]:
-    """`state` to store, carrying what `previous` had applied plus the current message."""
-    applied: dict[str, int] = {}
-    recent: list[str] = []
-    if isinstance(previous, dict):
-        applied = dict(previous.get(APPLIED, {}))
-        recent = list(previous.get(RECENT, ()))
-    position = input_position()
-    if position is not None:
-        applied[position[0]] = position[1]
-    if event_id is not None and event_id not in recent:
-        recent = [*recent, event_id][-RECENT_KEPT:]
-    return {**state, APPLIED: applied, RECENT: recent}
 
 
 Record = Message | ConsumerRecord
@@ -275,7 +224,7 @@ class StreamIO:
         except cloudevents.DecodeError as exc:
             await self.dead_letter(record, str(exc))
             return
-        _POSITION.set((f"{record.topic}:{record.partition}", record.offset))
+        handling(record.topic, record.partition, record.offset)
         ctx = context_from_headers(envelope.headers)
         with self.tracer.start_as_current_span(run.span_name, context=ctx, kind=SpanKind.CONSUMER):
             try:
