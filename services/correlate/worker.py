@@ -37,13 +37,13 @@ from impactline.core.correlation import (
 )
 from impactline.core.correlation.outcomes import CIOutcome
 from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion
+from impactline.runtime.due import DueIndex
 from impactline.runtime.replay import already_applied, with_applied
 from impactline.runtime.staging import StagedTable
 from impactline.runtime.streams import (
     Rejected,
     StreamIO,
     local_keys,
-    partition_of,
 )
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,7 @@ class CorrelateWorker:
         # Correlators keep derived caches (service health); reuse them between events.
         self._live: dict[str, DomainCorrelator] = {}
         # Next timer deadline of each CI tracker here, so a tick visits only what is due.
-        self._due: dict[str, datetime] = {}
-        self._scanned: set[int] = set()
+        self._due = DueIndex(self.partitions)
         holder.on_switch(self._switch)
 
     def _context(self, current: CatalogVersion) -> CorrelationContext:
@@ -108,20 +107,16 @@ class CorrelateWorker:
 
     async def on_ci_tick(self, tick: Tick, partition: int) -> None:
         now = tick.time - LATENESS
-        if partition not in self._scanned:
-            # First tick of this partition here (start or rebalance): learn its deadlines once.
-            for ci_id in local_keys(self.trackers, partition, self.partitions):
-                self._note_deadline(ci_id, self._tracker(ci_id))
-            self._scanned.add(partition)
-        due = [
-            ci_id
-            for ci_id, at in self._due.items()
-            if at <= now and partition_of(ci_id, self.partitions) == partition
-        ]
+        due = self._due.due(
+            partition,
+            now,
+            lambda: local_keys(self.trackers, partition, self.partitions),
+            lambda ci_id: self._deadline(ci_id, self._tracker(ci_id)),
+        )
         for ci_id in due:
             tracker = self._tracker(ci_id)
             if ci_id not in self.holder.current.catalog.cis:
-                self._due.pop(ci_id, None)
+                self._due.note(ci_id, None)
                 continue
             outcomes = tracker.tick(now, self.config, self._ci_type(ci_id))
             await self._forward(outcomes, self.context.graph.domain_of(ci_id))
@@ -136,16 +131,14 @@ class CorrelateWorker:
         self._note_deadline(ci_id, tracker)
 
     def _note_deadline(self, ci_id: str, tracker: CITracker) -> None:
-        at = tracker.next_deadline(self.config, self._ci_type(ci_id))
-        if at is None:
-            self._due.pop(ci_id, None)
-        else:
-            self._due[ci_id] = at
+        self._due.note(ci_id, self._deadline(ci_id, tracker))
+
+    def _deadline(self, ci_id: str, tracker: CITracker) -> datetime | None:
+        return tracker.next_deadline(self.config, self._ci_type(ci_id))
 
     def forget_partitions(self) -> None:
         """After a rebalance, cached state may belong to partitions now owned elsewhere."""
         self._due.clear()
-        self._scanned.clear()
         self._live.clear()
 
     async def _forward(self, outcomes: list[CIOutcome], domain: str) -> None:

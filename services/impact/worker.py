@@ -14,6 +14,7 @@ from impactline.core.impact import EpisodeState, ImpactEngine, Step, UnknownServ
 from impactline.impact.experience import ExperienceKeeper
 from impactline.impact.ledger import ImpactLedger
 from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion
+from impactline.runtime.due import DueIndex
 from impactline.runtime.kafka import ensure_topics
 from impactline.runtime.replay import already_applied, with_applied
 from impactline.runtime.staging import StagedTable
@@ -21,7 +22,6 @@ from impactline.runtime.streams import (
     Rejected,
     StreamIO,
     local_keys,
-    partition_of,
 )
 from impactline.runtime.telemetry import current_trace_id
 
@@ -45,8 +45,7 @@ class ImpactWorker:
         self._topics_ready: set[str] = set()
         # When each open episode next has something to do on a tick (see ImpactEngine.next_due),
         # so a tick visits only those instead of every open episode of its partition.
-        self._due: dict[str, datetime] = {}
-        self._scanned: set[int] = set()
+        self._due = DueIndex(self.partitions)
         holder.on_switch(self._switch)
 
     def _switch(self, current: CatalogVersion) -> None:
@@ -56,7 +55,6 @@ class ImpactWorker:
     def forget_partitions(self) -> None:
         """After a rebalance or a catalog switch the index may be stale: rebuild it."""
         self._due.clear()
-        self._scanned.clear()
 
     def _episode(self, service_id: str) -> EpisodeState | None:
         stored = self.episodes.get(service_id)
@@ -80,19 +78,16 @@ class ImpactWorker:
         await self._apply(health.service_id, step, health.id)
 
     async def on_tick(self, tick: Tick, partition: int) -> None:
-        if partition not in self._scanned:
-            for service_id in local_keys(self.episodes, partition, self.partitions):
-                self._note_due(service_id, self._episode(service_id))
-            self._scanned.add(partition)
-        due = [
-            service_id
-            for service_id, at in self._due.items()
-            if at <= tick.time and partition_of(service_id, self.partitions) == partition
-        ]
+        due = self._due.due(
+            partition,
+            tick.time,
+            lambda: local_keys(self.episodes, partition, self.partitions),
+            lambda service_id: self._next_due(self._episode(service_id)),
+        )
         for service_id in due:
             episode = self._episode(service_id)
             if episode is None:
-                self._due.pop(service_id, None)
+                self._due.note(service_id, None)
             else:
                 burn_rate = None
                 if self.experience is not None:
@@ -133,10 +128,10 @@ class ImpactWorker:
             self.episodes[service_id] = with_applied({}, previous, event_id)
 
     def _note_due(self, service_id: str, episode: EpisodeState | None) -> None:
-        if episode is None:
-            self._due.pop(service_id, None)
-        else:
-            self._due[service_id] = self.engine.next_due(episode)
+        self._due.note(service_id, self._next_due(episode))
+
+    def _next_due(self, episode: EpisodeState | None) -> datetime | None:
+        return None if episode is None else self.engine.next_due(episode)
 
     async def _ensure(self, topic: topics.Topic) -> None:
         if topic.name in self._topics_ready:
