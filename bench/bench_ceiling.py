@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -30,6 +31,7 @@ def sample_message() -> tuple[bytes, list[tuple[str, bytes]], bytes]:
         state=State.DOWN,
         source="native",
         summary="synthetic load",
+        time=datetime.now(UTC),
     )
     value, headers = cloudevents.encode(
         topics.TELEMETRY,

@@ -17,7 +17,7 @@ from bench.report import Figure, Section, ratio
 from bench.stage_runs import collect, outputs, preload, service_alone, span_rate, start
 from bench.workload import Poster, TelemetryFeed, impactful_cis, saturate, split
 from impactline.core import topics
-from impactline.core.contracts import utcnow
+from impactline.runtime.clock import SYSTEM
 
 SERVICES, CIS = 2_000, 20_000
 
@@ -47,7 +47,7 @@ async def run(ctx: BenchContext) -> Section:
     timeout = ctx.scaled(90, 45)
     settings = bench_settings(ctx, "correlate", catalog_dir)
     async with service_alone(settings, "correlate", logs / "correlate", started=False) as alone:
-        events = telemetry(targets, n, utcnow() - timedelta(milliseconds=n))
+        events = telemetry(targets, n, SYSTEM.now() - timedelta(milliseconds=n))
         await preload(settings, topics.TELEMETRY, [(e.ci_id, e) for e in events])
         watched = await outputs(settings, topics.CI_STATE, topics.SERVICE_HEALTH)
         await start(alone, "correlate")
@@ -62,7 +62,7 @@ async def run(ctx: BenchContext) -> Section:
     settings = bench_settings(ctx, "impact", catalog_dir)
     async with service_alone(settings, "impact", logs / "impact", started=False) as alone:
         healths = health_events(
-            targets, n, alone.catalog_version, utcnow() - timedelta(milliseconds=n)
+            targets, n, alone.catalog_version, SYSTEM.now() - timedelta(milliseconds=n)
         )
         await preload(settings, topics.SERVICE_HEALTH, [(h.service_id, h) for h in healths])
         watched = await outputs(settings, topics.IMPACT)

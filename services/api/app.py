@@ -21,6 +21,7 @@ from impactline.api.stream import start_stream
 from impactline.runtime.auth import KeyStore
 from impactline.runtime.catalog_publisher import CatalogPublisher, KafkaCatalogPublisher
 from impactline.runtime.catalog_store import CatalogStore
+from impactline.runtime.clock import Clock
 from impactline.runtime.db import create_pool
 from impactline.runtime.http import create_http_app
 from impactline.runtime.kafka import new_producer
@@ -38,10 +39,13 @@ def create_app(
     key_store: KeyStore | None = None,
     refresh_interval_s: float = 1.0,
     read_models: bool = True,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """The API app. A `store` or `publisher` given here is used as it is and not closed;
-    otherwise they are opened from `settings` (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS)."""
+    otherwise they are opened from `settings` (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS).
+    `clock` is the wall clock (default: the settings' one)."""
     settings = settings or Settings()
+    wall = clock or settings.clock()
     setup_tracing("api", settings.otel_exporter)
 
     @asynccontextmanager
@@ -72,6 +76,7 @@ def create_app(
             # should not wait for.
             await app.state.catalog.get()
             app.state.settings = settings
+            app.state.clock = wall
             if read_models:
                 await _start_read_models(app, settings, stack)
             yield

@@ -18,6 +18,7 @@ from impactline.core.calendar import (
     resolve_calendar,
 )
 from impactline.core.calendar.clock import local_instant
+from impactline.runtime.settings import Settings
 
 app = typer.Typer(
     help="Inspect and validate business calendars (periods, weights, holidays).",
@@ -40,7 +41,7 @@ def _open(reference: str) -> BusinessCalendar:
 
 def _instant(text: str | None, calendar: BusinessCalendar) -> datetime:
     if text is None or text == "now":
-        return datetime.now(UTC)
+        return Settings().clock().now()
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

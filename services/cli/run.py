@@ -14,7 +14,7 @@ import yaml
 from rich.console import Console
 
 from impactline.core import cloudevents, topics
-from impactline.core.contracts import ImpactEvent, utcnow
+from impactline.core.contracts import ImpactEvent
 from impactline.core.scenario import Scenario, ScenarioClock
 from impactline.runtime.embedded import ensure_infrastructure, stop_infrastructure
 from impactline.runtime.kafka import open_tail, topic_name
@@ -105,21 +105,16 @@ async def _play(plan: Scenario, system: RunningSystem) -> None:
     headers = {"Authorization": f"Bearer {system.api_key}"}
     async with httpx.AsyncClient(base_url=system.ingest_url, headers=headers) as client:
         clock = ScenarioClock()
+        wall = system.settings.clock()
         for step in plan.steps:
             await asyncio.sleep(step.after_seconds)
-            event = step.event(clock.time_of(step, utcnow()))
+            event = step.event(clock.time_of(step, wall.now()))
             response = await client.post("/v1/events", content=event.model_dump_json())
             response.raise_for_status()
             console.print(
                 f"  -> posted {event.ci_id} {event.state.value} at {event.time:%Y-%m-%d %H:%M} "
                 f"UTC: {event.summary}"
             )
-
-
-def _now():
-    from impactline.core.contracts import utcnow
-
-    return utcnow()
 
 
 async def _print_impacts(settings: Settings) -> None:

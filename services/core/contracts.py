@@ -8,7 +8,7 @@ the committed documents drift from the models.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -28,10 +28,6 @@ def derived_id(*parts: str) -> str:
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _require_timezone(value: datetime) -> datetime:
@@ -61,7 +57,7 @@ class TelemetryEvent(Contract):
     )
     ci_id: Identifier = Field(description="The configuration item observed, e.g. `db-gl-01`.")
     state: State = Field(description="The CI state this observation indicates.")
-    time: AwareDatetime = Field(default_factory=utcnow, description="When it was observed.")
+    time: AwareDatetime = Field(description="When it was observed.")
     source: str = Field(default="api", max_length=200, description="Who reported it.")
     summary: str = Field(default="", max_length=2000, description="Human-readable description.")
     metric: str | None = Field(default=None, max_length=200, description="Metric name, if any.")
@@ -82,7 +78,7 @@ class ChangeEvent(Contract):
     id: EventId = Field(default_factory=new_id)
     ci_id: Identifier
     kind: ChangeKind = ChangeKind.DEPLOYMENT
-    time: AwareDatetime = Field(default_factory=utcnow)
+    time: AwareDatetime
     summary: str = Field(default="", max_length=2000)
     author: str | None = Field(default=None, max_length=200)
     reference: str | None = Field(
@@ -96,7 +92,7 @@ class FeedbackEvent(Contract):
 
     id: EventId = Field(default_factory=new_id)
     service_id: Identifier
-    time: AwareDatetime = Field(default_factory=utcnow)
+    time: AwareDatetime
     csat: int | None = Field(default=None, ge=1, le=5, description="Satisfaction 1 (worst) to 5.")
     comment: str | None = Field(default=None, max_length=5000)
     user_id: str | None = Field(default=None, max_length=200)
@@ -159,7 +155,7 @@ class IncidentCommand(Contract):
     incident_id: str
     correlation_domain: str
     action: IncidentCommandAction
-    time: AwareDatetime = Field(default_factory=utcnow)
+    time: AwareDatetime
     requested_by: str = Field(max_length=200)
     note: str = Field(default="", max_length=2000)
 
@@ -168,7 +164,7 @@ class Tick(Contract):
     """A clock signal for one partition, so timers run inside the stream that owns the state."""
 
     id: EventId = Field(default_factory=new_id)
-    time: AwareDatetime = Field(default_factory=utcnow)
+    time: AwareDatetime
 
 
 class IncidentAction(StrEnum):
@@ -370,7 +366,7 @@ class DeadLetter(Contract):
     original_offset: int | None = None
     original_headers: dict[str, str] = Field(default_factory=dict)
     payload: str = Field(description="The original bytes, decoded as UTF-8 with replacement.")
-    time: AwareDatetime = Field(default_factory=utcnow)
+    time: AwareDatetime
 
 
 class CatalogPublished(Contract):

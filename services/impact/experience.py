@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from impactline.core import topics
-from impactline.core.contracts import FeedbackEvent, ImpactEvent, ServiceHealthEvent, Tick, utcnow
+from impactline.core.contracts import FeedbackEvent, ImpactEvent, ServiceHealthEvent, Tick
 from impactline.core.experience import (
     ExperiencePolicy,
     ExperienceState,
@@ -121,7 +121,7 @@ class ExperienceKeeper:
                 "catalog that has it or drop the feedback"
             )
         state = self._load(feedback.service_id) or ExperienceState(feedback.service_id)
-        self._store(record_feedback(state, feedback, utcnow(), self.policy))
+        self._store(record_feedback(state, feedback, self.io.settings.clock().now(), self.policy))
 
     async def on_tick(self, tick: Tick, partition: int) -> None:
         """Evaluate every service of `partition`, at most once per `every`."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from impactline.core import topics
-from impactline.core.contracts import ServiceHealthEvent, Tick, utcnow
+from impactline.core.contracts import ServiceHealthEvent, Tick
 from impactline.core.impact import EpisodeState, ImpactEngine, Step, UnknownService
 from impactline.impact.experience import ExperienceKeeper
 from impactline.impact.ledger import ImpactLedger
@@ -42,6 +42,7 @@ class ImpactWorker:
         self.ledger = ledger
         self.episodes = episodes
         self.partitions = io.settings.topic_partitions
+        self.clock = io.settings.clock()
         self._topics_ready: set[str] = set()
         # When each open episode next has something to do on a tick (see ImpactEngine.next_due),
         # so a tick visits only those instead of every open episode of its partition.
@@ -64,7 +65,7 @@ class ImpactWorker:
     async def on_health(self, health: ServiceHealthEvent) -> None:
         if already_applied(self.episodes.get(health.service_id), health.id):
             return  # restored ahead of the offsets, or repeated upstream: outputs are durable
-        received_at = utcnow()
+        received_at = self.clock.now()
         burn_rate = None
         if self.experience is not None:
             # Recorded first, so the urgency of this very event sees the time just ended.

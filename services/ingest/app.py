@@ -18,6 +18,7 @@ from impactline.ingest.raw import RawInput
 from impactline.ingest.routes import router
 from impactline.ingest.sink import EventSink, KafkaSink
 from impactline.runtime.auth import KeyStore
+from impactline.runtime.clock import Clock
 from impactline.runtime.http import create_http_app
 from impactline.runtime.kafka import ensure_topics, new_producer
 from impactline.runtime.keys import open_key_store
@@ -34,9 +35,12 @@ def create_app(
     sink: EventSink | None = None,
     key_store: KeyStore | None = None,
     ingest_settings: IngestSettings | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
-    """The ingest app; `sink` and `key_store` replace Kafka and the key database (tests)."""
+    """The ingest app; `sink` and `key_store` replace Kafka and the key database (tests);
+    `clock` stamps events sent without a time (default: the settings' clock)."""
     settings = settings or Settings()
+    wall = clock or settings.clock()
     options = ingest_settings or IngestSettings()
     setup_tracing("ingest", settings.otel_exporter)
 
@@ -61,6 +65,7 @@ def create_app(
                 ),
                 recent=RecentIds(options.recent_ids, options.recent_ids_ttl_s),
                 prefix=settings.topic_prefix,
+                clock=wall,
             )
             yield
 

@@ -22,7 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from impactline.core import cloudevents, topics
-from impactline.core.contracts import Contract, DeadLetter, new_id, utcnow
+from impactline.core.contracts import Contract, DeadLetter, new_id
 from impactline.ingest.adapters import AdapterError, destination
 from impactline.ingest.adapters import cloudevents_http as ce
 from impactline.ingest.deadletters import source_name
@@ -30,6 +30,7 @@ from impactline.ingest.formats import REPLAYABLE
 from impactline.ingest.intake import Intake
 from impactline.ingest.raw import RawMessageInvalid, translate_message
 from impactline.ingest.sink import KafkaSink
+from impactline.runtime.clock import SYSTEM
 from impactline.runtime.kafka import (
     new_admin,
     new_consumer,
@@ -83,7 +84,7 @@ def _revalidate(letter: DeadLetter, prefix: str) -> list[tuple[topics.Topic, str
     payload = letter.payload.encode("utf-8")
     if letter.source == RAW_SOURCE:
         headers = [(k, v.encode()) for k, v in letter.original_headers.items()]
-        event = translate_message(payload, headers)
+        event = translate_message(payload, headers, received_at=letter.time)
         return [(*destination(event), event)]
     fmt_name = letter.source.removeprefix("ingest/")
     if letter.source.startswith("ingest/") and fmt_name in REPLAYABLE:
@@ -216,7 +217,9 @@ async def replay(
 
 
 def _again(letter: DeadLetter, exc: Exception) -> DeadLetter:
-    return letter.model_copy(update={"id": new_id(), "reason": f"replay: {exc}", "time": utcnow()})
+    return letter.model_copy(
+        update={"id": new_id(), "reason": f"replay: {exc}", "time": SYSTEM.now()}
+    )
 
 
 async def _publish(

@@ -36,11 +36,11 @@ def _seed_ids(payload: Any, intake: Intake) -> Any:
 
 def native(intake: Intake) -> Translation[TelemetryEvent]:
     if intake.media_type == NDJSON:
-        return nt.parse_ndjson(intake.body)
+        return nt.parse_ndjson(intake.body, received_at=intake.received_at)
     payload = parse_json(intake.body)
     if payload == []:
         raise Problem(422, "Empty batch", "the batch holds no events", kind="validation")
-    return nt.translate(_seed_ids(payload, intake))
+    return nt.translate(_seed_ids(payload, intake), received_at=intake.received_at)
 
 
 def alertmanager(intake: Intake) -> Translation[TelemetryEvent]:
@@ -55,7 +55,7 @@ def alertmanager(intake: Intake) -> Translation[TelemetryEvent]:
 
 def cloudevents(intake: Intake) -> Translation[Any]:
     ce.content_mode(intake.headers)  # a wrong Content-Type is named before the body is parsed
-    return ce.translate(parse_json(intake.body), intake.headers)
+    return ce.translate(parse_json(intake.body), intake.headers, received_at=intake.received_at)
 
 
 def changes(intake: Intake) -> Translation[Any]:

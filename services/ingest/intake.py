@@ -18,7 +18,7 @@ import orjson
 from fastapi import Request, Response
 
 from impactline.core import topics
-from impactline.core.contracts import Contract, DeadLetter, derived_id, utcnow
+from impactline.core.contracts import Contract, DeadLetter, derived_id
 from impactline.ingest.adapters import AdapterError, IngestEvent, Translation, destination
 from impactline.ingest.body import adapter_problem, read_body, rejection_problem
 from impactline.ingest.config import IngestSettings
@@ -35,6 +35,7 @@ from impactline.ingest.idempotency import (
 from impactline.ingest.ratelimit import RateLimiter
 from impactline.ingest.sink import EventSink, SinkUnavailable, put_all
 from impactline.runtime.auth import Principal
+from impactline.runtime.clock import SYSTEM, Clock
 from impactline.runtime.kafka import topic_name
 from impactline.runtime.problems import Problem, problem_response
 from impactline.runtime.telemetry import current_trace_id
@@ -52,6 +53,7 @@ class IngestState:
     idempotency: IdempotencyStore
     recent: RecentIds
     prefix: str = ""
+    clock: Clock = SYSTEM
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,7 @@ async def _process(
     request: Request, state: IngestState, fmt: Format, body: bytes, seed: str | None
 ) -> Response:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    intake = Intake(body, request.headers, media, utcnow(), seed)
+    intake = Intake(body, request.headers, media, state.clock.now(), seed)
     try:
         translation = fmt.translate(intake)
     except AdapterError as err:

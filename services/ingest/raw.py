@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -27,7 +28,7 @@ from impactline.ingest.adapters import AdapterError, IngestEvent, destination, n
 from impactline.ingest.adapters import cloudevents_http as ce
 from impactline.ingest.deadletters import source_name
 from impactline.ingest.sink import KafkaSink, SinkUnavailable
-from impactline.runtime.kafka import dead_letter_for, new_consumer, topic_name
+from impactline.runtime.kafka import dead_letter_for, new_consumer, record_time, topic_name
 
 log = logging.getLogger(__name__)
 SOURCE = source_name("raw")
@@ -40,8 +41,11 @@ class RawMessageInvalid(ValueError):
     """The message cannot be turned into an event; the text is the dead letter's reason."""
 
 
-def translate_message(value: bytes | None, headers: KafkaHeaders | None) -> IngestEvent:
-    """The event a raw message holds, or RawMessageInvalid saying what is wrong with it."""
+def translate_message(
+    value: bytes | None, headers: KafkaHeaders | None, *, received_at: datetime
+) -> IngestEvent:
+    """The event a raw message holds, or RawMessageInvalid saying what is wrong with it. An
+    event without a time was observed `received_at` (the record's broker timestamp)."""
     if value is None:
         raise RawMessageInvalid("message has no value")
     attrs = cloudevents.headers_to_dict(headers)
@@ -51,8 +55,8 @@ def translate_message(value: bytes | None, headers: KafkaHeaders | None) -> Inge
         raise RawMessageInvalid(f"value is not valid JSON: {exc}") from None
     try:
         if "ce_specversion" in attrs:
-            return ce.parse_binary(_as_http_headers(attrs), data)
-        return native.parse_event(data)
+            return ce.parse_binary(_as_http_headers(attrs), data, received_at=received_at)
+        return native.parse_event(data, received_at=received_at)
     except AdapterError as err:
         raise RawMessageInvalid(_kafka_wording(err)) from None
 
@@ -141,7 +145,7 @@ class RawInput:
         letters: list[DeadLetter] = []
         for msg in messages:
             try:
-                event = translate_message(msg.value, msg.headers)
+                event = translate_message(msg.value, msg.headers, received_at=record_time(msg))
             except RawMessageInvalid as exc:
                 letters.append(self._letter(str(exc), msg))
                 continue

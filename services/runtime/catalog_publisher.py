@@ -19,8 +19,9 @@ from aiokafka.errors import MessageSizeTooLargeError
 
 from impactline.core import cloudevents, topics
 from impactline.core.catalog import Catalog
-from impactline.core.contracts import CatalogPublished, derived_id, utcnow
+from impactline.core.contracts import CatalogPublished, derived_id
 from impactline.runtime.catalog_store import CatalogStore, stored_documents
+from impactline.runtime.clock import SYSTEM
 from impactline.runtime.kafka import (
     ensure_topics,
     new_consumer,
@@ -67,7 +68,7 @@ def catalog_event(
         version=version,
         fingerprint=catalog.fingerprint,
         documents=dict(stored_documents(catalog) if documents is None else documents),
-        time=time or utcnow(),
+        time=time or SYSTEM.now(),
     )
 
 

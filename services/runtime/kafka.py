@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract, DeadLetter
+from impactline.runtime.clock import SYSTEM, Clock
 from impactline.runtime.settings import Settings
 from impactline.runtime.telemetry import current_trace_headers
 
@@ -170,6 +172,11 @@ async def publish(
 DEAD_LETTER_PAYLOAD_BYTES = 64 * 1024
 
 
+def record_time(record: ConsumerRecord) -> datetime:
+    """When the broker took `record` (its timestamp, milliseconds since the epoch)."""
+    return datetime.fromtimestamp(record.timestamp / 1000, UTC)
+
+
 def dead_letter_for(
     *,
     reason: str,
@@ -179,7 +186,9 @@ def dead_letter_for(
     topic: str | None = None,
     partition: int | None = None,
     offset: int | None = None,
+    clock: Clock = SYSTEM,
 ) -> DeadLetter:
+    """`reason` and the original record, stamped with the time it was given up on."""
     value = value or b""
     if len(value) > DEAD_LETTER_PAYLOAD_BYTES:
         reason = (
@@ -195,6 +204,7 @@ def dead_letter_for(
         original_offset=offset,
         original_headers=cloudevents.headers_to_dict(headers),
         payload=value.decode("utf-8", errors="replace"),
+        time=clock.now(),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from impactline.runtime.clock import SystemClock
 from impactline.runtime.telemetry import EXPORTERS
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -195,6 +196,13 @@ class Settings(BaseSettings):
         validation_alias="IMPACTLINE_METRICS_HOST",
         description="Address the stream workers' metrics endpoint listens on.",
     )
+    clock_offset_seconds: float = Field(
+        default=0.0,
+        validation_alias="IMPACTLINE_CLOCK_OFFSET_SECONDS",
+        description="Run as if the wall clock were this many seconds ahead (negative: behind). "
+        "Results follow event time, so this only moves idle timers and command stamps; tests "
+        "use it to prove that nothing depends on the day the system runs.",
+    )
     otel_exporter: str = Field(
         default="none",
         validation_alias="IMPACTLINE_TRACES_EXPORTER",
@@ -229,6 +237,10 @@ class Settings(BaseSettings):
 
     def slo_period_span(self) -> timedelta:
         return _duration(self.slo_period, "IMPACTLINE_SLO_PERIOD")
+
+    def clock(self) -> SystemClock:
+        """The wall clock every part of this process reads (see `impactline.runtime.clock`)."""
+        return SystemClock(timedelta(seconds=self.clock_offset_seconds))
 
     def require_kafka(self) -> str:
         if not self.kafka_bootstrap_servers:

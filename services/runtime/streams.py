@@ -350,9 +350,11 @@ def start_ticks(
     Every worker sends them; a duplicate tick is harmless because timers are idempotent.
     """
 
+    clock = io.settings.clock()
+
     @app.timer(interval=every_s)
     async def tick() -> None:
-        now = Tick()
+        now = Tick(time=clock.now())
         for topic in tick_topics:
             value, headers = message_for(topic, now, source=f"impactline/{io.source}")
             channel = io.topic(topic)

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 
 from impactline.core import topics
-from impactline.core.contracts import ChangeEvent, ChangeKind, IncidentEvent, utcnow
+from impactline.core.contracts import ChangeEvent, ChangeKind, IncidentEvent
+from impactline.runtime.clock import SYSTEM
 from impactline.runtime.kafka import new_producer, publish
 from impactline.runtime.system import RunningSystem
 from tests.e2e.conftest import TopicTail
@@ -45,7 +46,7 @@ async def collect(tail: TopicTail, cis: set[str], settle_s: float = 3.0) -> list
 
 async def test_cascade_is_one_incident_rooted_at_the_database(system: RunningSystem, tail) -> None:
     incidents = await tail(topics.INCIDENTS)
-    t0 = utcnow()
+    t0 = SYSTEM.now()
     await post(
         system, event("lab-db", "down", t0), event("lab-app", "down", t0 + timedelta(seconds=20))
     )
@@ -62,7 +63,7 @@ async def test_unrelated_failures_at_the_same_second_are_two_incidents(
     system: RunningSystem, tail
 ) -> None:
     incidents = await tail(topics.INCIDENTS)
-    t0 = utcnow()
+    t0 = SYSTEM.now()
     await post(system, event("depot-db", "down", t0), event("flaky-web-01", "down", t0))
     first = await incidents.wait_for(about("depot-db"), timeout_s=60)
     second = await incidents.wait_for(about("flaky-web-01"), timeout_s=60)
@@ -75,7 +76,7 @@ async def test_a_ci_flapping_for_five_minutes_opens_at_most_one_incident(
     system: RunningSystem, tail
 ) -> None:
     incidents = await tail(topics.INCIDENTS)
-    start = utcnow() - timedelta(minutes=5)
+    start = SYSTEM.now() - timedelta(minutes=5)
     flaps = [
         event("flap-host-01", "down" if n % 2 == 0 else "ok", start + timedelta(seconds=10 * n))
         for n in range(30)
@@ -90,7 +91,7 @@ async def test_a_ci_flapping_for_five_minutes_opens_at_most_one_incident(
 
 async def test_a_deployment_before_the_failure_is_a_suspect(system: RunningSystem, tail) -> None:
     incidents = await tail(topics.INCIDENTS)
-    now = utcnow()
+    now = SYSTEM.now()
     change = ChangeEvent(
         ci_id="pay-db",
         kind=ChangeKind.DEPLOYMENT,
@@ -124,10 +125,10 @@ async def test_recovery_resolves_after_the_hold_and_recurrence_reopens(
     system: RunningSystem, tail
 ) -> None:
     incidents = await tail(topics.INCIDENTS)
-    t0 = utcnow()
+    t0 = SYSTEM.now()
     await post(system, event("ret-db", "down", t0))
     opened = await incidents.wait_for(about("ret-db"), timeout_s=60)
-    await post(system, event("ret-db", "ok", utcnow()))
+    await post(system, event("ret-db", "ok", SYSTEM.now()))
     resolved = await incidents.wait_for(
         lambda e: (
             e.event.incident_id == opened.event.incident_id and e.event.action.value == "resolved"
@@ -136,7 +137,7 @@ async def test_recovery_resolves_after_the_hold_and_recurrence_reopens(
     )
     held = resolved.event.time - opened.event.time
     assert held >= timedelta(seconds=3), "resolved before the hold time passed"
-    await post(system, event("ret-db", "down", utcnow()))
+    await post(system, event("ret-db", "down", SYSTEM.now()))
     reopened = await incidents.wait_for(
         lambda e: (
             e.event.incident_id == opened.event.incident_id and e.event.action.value == "reopened"
@@ -149,7 +150,7 @@ async def test_recovery_resolves_after_the_hold_and_recurrence_reopens(
 async def test_a_killed_worker_continues_the_same_incident(system: RunningSystem, tail) -> None:
     incidents = await tail(topics.INCIDENTS)
     annotations = await tail(topics.CI_ANNOTATIONS)
-    t0 = utcnow()
+    t0 = SYSTEM.now()
     await post(system, event("kiosk-db", "down", t0))
     opened = await incidents.wait_for(about("kiosk-db"), timeout_s=60)
 

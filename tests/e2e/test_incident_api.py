@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from impactline.core.contracts import utcnow
+from impactline.runtime.clock import SYSTEM
 from impactline.runtime.system import RunningSystem
 
 
@@ -30,7 +30,7 @@ async def test_incidents_are_listed_inspected_acknowledged_and_resolved(
     admin = {"Authorization": f"Bearer {system.api_key}"}
     async with httpx.AsyncClient(base_url=system.api_url, headers=admin, timeout=10) as api:
         async with httpx.AsyncClient(base_url=system.ingest_url, headers=admin) as ingest:
-            now = utcnow().isoformat()
+            now = SYSTEM.now().isoformat()
             for ci in ("lab-db", "depot-db"):
                 sent = await ingest.post(
                     "/v1/events", json={"ci_id": ci, "state": "down", "time": now}

@@ -22,7 +22,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import pytest
 import yaml
 
 from impactline.core.contracts import TelemetryEvent
+from impactline.runtime.clock import SYSTEM
 from impactline.runtime.embedded import EmbeddedKafka, EmbeddedPostgres
 from impactline.runtime.embedded.process import run_blocking
 from impactline.runtime.settings import Settings
@@ -211,7 +211,7 @@ async def running_system(
 async def warm_up(system: RunningSystem, timeout_s: float = 240.0) -> None:
     """Wait until one event went all the way through: ingest and the API answer before the
     stream workers have joined their groups, and a fault injected then would hit a start-up."""
-    event = TelemetryEvent(ci_id=ci_id(WARM_UP, 0), state="degraded")
+    event = TelemetryEvent(ci_id=ci_id(WARM_UP, 0), state="degraded", time=SYSTEM.now())
     headers = {"Authorization": f"Bearer {system.api_key}"}
     async with httpx.AsyncClient(base_url=system.ingest_url, headers=headers) as client:
         response = await client.post("/v1/events", json=[event.model_dump(mode="json")])
@@ -254,7 +254,7 @@ class Measurements:
             previous = json.loads(path.read_text()).get("runs", {})
         document = {
             "scale": self.scale.name,
-            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "measured_at": SYSTEM.now().isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}",
             "runs": {**previous, **self.runs},

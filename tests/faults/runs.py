@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from impactline.core import cloudevents, topics
-from impactline.core.contracts import utcnow
+from impactline.runtime.clock import SYSTEM
 from impactline.runtime.kafka import new_consumer, topic_name
 from impactline.runtime.system import RunningSystem
 from tests.faults.accounting import (
@@ -38,7 +38,7 @@ class Outcome:
 
 def workload_for(group: str, cis: int, events: int, **options: Any) -> Workload:
     # Event times hours in the past: the workload spans hours of event time in a few minutes.
-    return build_workload(group, cis, events, start=utcnow() - timedelta(hours=8), **options)
+    return build_workload(group, cis, events, start=SYSTEM.now() - timedelta(hours=8), **options)
 
 
 async def measured_run(

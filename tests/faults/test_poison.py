@@ -12,7 +12,8 @@ import pytest
 from aiokafka import TopicPartition
 
 from impactline.core import cloudevents, topics
-from impactline.core.contracts import DeadLetter, TelemetryEvent, utcnow
+from impactline.core.contracts import DeadLetter, TelemetryEvent
+from impactline.runtime.clock import SYSTEM
 from impactline.runtime.kafka import (
     DEAD_LETTER_PAYLOAD_BYTES,
     message_for,
@@ -84,7 +85,9 @@ async def system(
 
 def oversized(topic: topics.Topic) -> tuple[bytes, list[tuple[str, bytes]]]:
     """Headers of a well-formed event of `topic`, a value far larger than any contract allows."""
-    _, headers = message_for(topic, TelemetryEvent(ci_id="x", state="ok"), source="faults")
+    _, headers = message_for(
+        topic, TelemetryEvent(ci_id="x", state="ok", time=SYSTEM.now()), source="faults"
+    )
     if topic.contract is not TelemetryEvent:
         headers = [(k, topic.ce_type.encode() if k == "ce_type" else v) for k, v in headers]
     return b'{"id": "' + b"x" * OVERSIZED_BYTES + b'"}', headers
@@ -116,7 +119,7 @@ async def inject_poison(system: RunningSystem) -> dict[tuple[str, int, int], top
 async def valid_traffic(system: RunningSystem) -> Workload:
     """Valid input on the same topics behind the poison: a CI failure and recovery (telemetry,
     ci-state, annotations, health, impact, incidents), a change, feedback and a raw event."""
-    now = utcnow()
+    now = SYSTEM.now()
     ci, service = ci_id(GROUP, 0), service_id(GROUP, 0)
     down = TelemetryEvent(ci_id=ci, state="down", time=now - timedelta(seconds=30))
     up = TelemetryEvent(ci_id=ci, state="ok", time=now - timedelta(seconds=20))
@@ -273,7 +276,7 @@ async def test_a_bad_catalog_message_is_dead_lettered_and_the_catalog_kept(
         await producer.stop()
         await letters.close()
 
-    down = TelemetryEvent(ci_id=ci_id(GROUP, 2), state="degraded", time=utcnow())
+    down = TelemetryEvent(ci_id=ci_id(GROUP, 2), state="degraded", time=SYSTEM.now())
     async with httpx.AsyncClient(
         base_url=system.ingest_url, headers={"Authorization": f"Bearer {system.api_key}"}
     ) as client:

@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
-from impactline.core.contracts import utcnow
+from impactline.runtime.clock import SYSTEM
 from impactline.runtime.keys import create_key, revoke_key
 from impactline.runtime.system import RunningSystem
 from tests.faults.conftest import FaultServers, fault_settings, running_system
@@ -112,7 +112,7 @@ async def test_every_write_route_refuses_a_key_without_its_scope(
 async def test_a_revoked_key_stops_working_on_every_write_route(
     system: RunningSystem, keys: dict[str, Any]
 ) -> None:
-    event = {"ci_id": ci_id(GROUP, 0), "state": "ok", "time": utcnow().isoformat()}
+    event = {"ci_id": ci_id(GROUP, 0), "state": "ok", "time": SYSTEM.now().isoformat()}
     async with httpx.AsyncClient(
         base_url=system.ingest_url, headers={"Authorization": f"Bearer {keys['admin']}"}
     ) as client:

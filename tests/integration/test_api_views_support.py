@@ -39,6 +39,7 @@ from impactline.core.contracts import (
 )
 from impactline.core.states import State
 from impactline.runtime.auth import StaticKeyStore
+from impactline.runtime.clock import SYSTEM, SystemClock
 from impactline.runtime.kafka import ensure_topics, new_producer, publish
 from impactline.runtime.settings import Settings
 from tests.helpers import wait_for
@@ -115,8 +116,19 @@ class Api:
             await producer.stop()
 
 
-@pytest.fixture(scope="module")
-async def api(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Api]:
+# The API's wall clock is set to a day before the history, inside it, and years after it: what
+# it shows follows the events' own time, so every test must pass on each of them.
+WALL_CLOCKS = {
+    "before": datetime(2026, 10, 1, 9, 0, tzinfo=UTC),
+    "inside": OPENED + timedelta(minutes=25),
+    "years-after": datetime(2031, 3, 3, 12, 0, tzinfo=UTC),
+}
+
+
+@pytest.fixture(scope="module", params=list(WALL_CLOCKS))
+async def api(
+    request: pytest.FixtureRequest, kafka_bootstrap: str, database_url: str
+) -> AsyncIterator[Api]:
     schema = f"views_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(database_url)
     await admin.execute(f"CREATE SCHEMA {schema}")
@@ -128,7 +140,9 @@ async def api(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Api]:
     )
     await ensure_topics(kafka_bootstrap, topics.REGISTRY, prefix=settings.topic_prefix)
     keys = StaticKeyStore.from_specs(["admin-key=admin", "read-key=read", "ingest-key=ingest"])
-    app = create_app(settings, key_store=keys, refresh_interval_s=0)
+    # A running clock (so time passes) that reads the chosen day.
+    clock = SystemClock(WALL_CLOCKS[request.param] - SYSTEM.now())
+    app = create_app(settings, key_store=keys, refresh_interval_s=0, clock=clock)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

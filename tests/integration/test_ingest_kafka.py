@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -302,8 +303,11 @@ async def test_replay_publishes_what_is_valid_once_and_keeps_the_rest(
     await ensure_topics(kafka_bootstrap, wanted, prefix=prefix, default_partitions=2)
 
     def event(event_id: str) -> str:
-        return json.dumps({"id": event_id, "ci_id": "db-gl-01", "state": "degraded"})
+        return json.dumps(
+            {"id": event_id, "ci_id": "db-gl-01", "state": "degraded", "time": LETTERED.isoformat()}
+        )
 
+    LETTERED = datetime(2026, 11, 30, 10, tzinfo=UTC)
     letters = [
         # Rejected over HTTP and still invalid: a CI id may not contain spaces.
         DeadLetter(
@@ -311,6 +315,7 @@ async def test_replay_publishes_what_is_valid_once_and_keeps_the_rest(
             source="ingest/native",
             payload='{"ci_id": "db gl 01", "state": "down"}',
             original_headers={"http-route": "/v1/events"},
+            time=LETTERED,
         ),
         # Letters whose payload is valid now (written by a version with a bug, say).
         DeadLetter(
@@ -318,6 +323,7 @@ async def test_replay_publishes_what_is_valid_once_and_keeps_the_rest(
             source="ingest/native",
             payload=event("fixed-http"),
             original_headers={"http-route": "/v1/events"},
+            time=LETTERED,
         ),
         DeadLetter(
             reason="x",
@@ -326,6 +332,7 @@ async def test_replay_publishes_what_is_valid_once_and_keeps_the_rest(
             original_topic=f"{prefix}raw",
             original_partition=0,
             original_offset=7,
+            time=LETTERED,
         ),
         DeadLetter(
             reason="x",
@@ -334,6 +341,7 @@ async def test_replay_publishes_what_is_valid_once_and_keeps_the_rest(
             original_topic=f"{prefix}telemetry",
             original_partition=1,
             original_offset=3,
+            time=LETTERED,
         ),
     ]
     producer = new_producer(kafka_bootstrap, "it-dlq")

@@ -12,6 +12,8 @@ from impactline.core.states import State
 from impactline.ingest.adapters import AdapterError, alertmanager
 from impactline.ingest.adapters.alertmanager import AlertmanagerOptions
 
+RECEIVED = datetime(2026, 11, 30, 10, tzinfo=UTC)
+
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "adapters"
 
 
@@ -117,6 +119,6 @@ def test_a_bad_alert_field_is_named(field: str, value: Any, pointer: str) -> Non
 
 def test_rejected_alerts_become_dead_letters_with_the_alert_as_sent() -> None:
     result = alertmanager.translate(load("alertmanager_unlabelled.json"))
-    [letter] = result.dead_letters("ingest/alertmanager")
+    [letter] = result.dead_letters("ingest/alertmanager", time=RECEIVED)
     assert json.loads(letter.payload)["fingerprint"] == "0c55e1a9b7d24e36"
     assert "/alerts/0/labels" in letter.reason

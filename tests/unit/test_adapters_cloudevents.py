@@ -11,6 +11,8 @@ from impactline.core.contracts import ChangeEvent, FeedbackEvent, TelemetryEvent
 from impactline.core.states import State
 from impactline.ingest.adapters import AdapterError, cloudevents_http, destination
 
+RECEIVED = datetime(2026, 11, 30, 10, tzinfo=UTC)
+
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "adapters"
 STRUCTURED = {"Content-Type": "application/cloudevents+json; charset=utf-8"}
 BATCH = {"content-type": "application/cloudevents-batch+json"}
@@ -21,7 +23,9 @@ def load(name: str) -> Any:
 
 
 def test_structured_event_takes_id_time_and_subject_from_the_envelope() -> None:
-    [event] = cloudevents_http.translate(load("cloudevents_structured.json"), STRUCTURED).accepted
+    [event] = cloudevents_http.translate(
+        load("cloudevents_structured.json"), STRUCTURED, received_at=RECEIVED
+    ).accepted
     assert isinstance(event, TelemetryEvent)
     assert event.id == "0b7e9d6c-5a1f-4c2e-9d3b-8f6a2e1c4d70"
     assert event.ci_id == "db-gl-01"  # from `subject`
@@ -31,7 +35,7 @@ def test_structured_event_takes_id_time_and_subject_from_the_envelope() -> None:
 
 
 def test_batch_routes_each_type_to_its_contract_and_rejects_bad_items() -> None:
-    result = cloudevents_http.translate(load("cloudevents_batch.json"), BATCH)
+    result = cloudevents_http.translate(load("cloudevents_batch.json"), BATCH, received_at=RECEIVED)
     telemetry, change, feedback = result.accepted
     assert isinstance(telemetry, TelemetryEvent) and telemetry.ci_id == "app-gl-01"
     assert isinstance(change, ChangeEvent) and change.ci_id == "gl-ledger"
@@ -45,7 +49,9 @@ def test_batch_routes_each_type_to_its_contract_and_rejects_bad_items() -> None:
 def test_binary_mode_reads_attributes_from_headers() -> None:
     sample = load("cloudevents_binary.json")
     assert cloudevents_http.content_mode(sample["headers"]) == "binary"
-    [event] = cloudevents_http.translate(sample["body"], sample["headers"]).accepted
+    [event] = cloudevents_http.translate(
+        sample["body"], sample["headers"], received_at=RECEIVED
+    ).accepted
     assert isinstance(event, TelemetryEvent)
     assert (event.id, event.ci_id, event.state) == (
         "c5f0b1e2-8a7d-4f3c-b6e9-0d1a2b3c4d5e",
@@ -59,7 +65,7 @@ def test_binary_mode_errors_name_the_header() -> None:
     sample = load("cloudevents_binary.json")
     headers = {**sample["headers"], "ce-type": "io.impactline.weather.v1"}
     with pytest.raises(AdapterError) as caught:
-        cloudevents_http.translate(sample["body"], headers)
+        cloudevents_http.translate(sample["body"], headers, received_at=RECEIVED)
     assert caught.value.header == "ce-type"
     assert caught.value.fields()[0]["header"] == "ce-type"
 
@@ -67,7 +73,9 @@ def test_binary_mode_errors_name_the_header() -> None:
 def test_binary_mode_data_errors_point_into_the_body() -> None:
     sample = load("cloudevents_binary.json")
     with pytest.raises(AdapterError) as caught:
-        cloudevents_http.translate({**sample["body"], "state": "sideways"}, sample["headers"])
+        cloudevents_http.translate(
+            {**sample["body"], "state": "sideways"}, sample["headers"], received_at=RECEIVED
+        )
     assert caught.value.pointer == "/state"
 
 
@@ -75,14 +83,14 @@ def test_binary_mode_refuses_non_json_data() -> None:
     sample = load("cloudevents_binary.json")
     headers = {**sample["headers"], "Content-Type": "text/plain"}
     with pytest.raises(AdapterError) as caught:
-        cloudevents_http.translate(sample["body"], headers)
+        cloudevents_http.translate(sample["body"], headers, received_at=RECEIVED)
     assert caught.value.header == "content-type"
 
 
 def test_binary_header_values_are_percent_decoded() -> None:
     sample = load("cloudevents_binary.json")
     headers = {**sample["headers"], "ce-source": "urn:example:probe%20eu"}
-    [event] = cloudevents_http.translate(sample["body"], headers).accepted
+    [event] = cloudevents_http.translate(sample["body"], headers, received_at=RECEIVED).accepted
     assert event.source == "urn:example:probe eu"
 
 
@@ -107,14 +115,14 @@ def test_a_bad_structured_event_names_the_attribute(mutate: Any, pointer: str) -
     body = load("cloudevents_structured.json")
     mutate(body)
     with pytest.raises(AdapterError) as caught:
-        cloudevents_http.translate(body, STRUCTURED)
+        cloudevents_http.translate(body, STRUCTURED, received_at=RECEIVED)
     assert caught.value.pointer == pointer
 
 
 def test_the_same_time_in_data_and_envelope_is_not_a_conflict() -> None:
     body = load("cloudevents_structured.json")
     body["data"]["time"] = "2026-11-30T10:58:12+01:00"
-    event = cloudevents_http.parse_structured(body)
+    event = cloudevents_http.parse_structured(body, received_at=RECEIVED)
     assert event.time == datetime(2026, 11, 30, 9, 58, 12, tzinfo=UTC)
 
 
@@ -123,7 +131,7 @@ def test_base64_data_is_refused_with_a_reason() -> None:
     body["data_base64"] = "eyJzdGF0ZSI6ICJkb3duIn0="
     del body["data"]
     with pytest.raises(AdapterError, match="binary data") as caught:
-        cloudevents_http.parse_structured(body)
+        cloudevents_http.parse_structured(body, received_at=RECEIVED)
     assert caught.value.pointer == "/data_base64"
 
 
@@ -141,4 +149,4 @@ def test_a_request_that_is_not_a_json_cloudevent_names_the_content_type(
 
 def test_an_empty_batch_is_an_error() -> None:
     with pytest.raises(AdapterError, match="no events"):
-        cloudevents_http.translate([], BATCH)
+        cloudevents_http.translate([], BATCH, received_at=RECEIVED)

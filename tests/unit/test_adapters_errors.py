@@ -45,10 +45,11 @@ def test_rejections_carry_their_index_into_the_problem_entries() -> None:
 
 
 def test_each_event_goes_to_its_topic_keyed_for_correlation() -> None:
+    at = datetime(2026, 11, 30, tzinfo=UTC)
     events = [
-        TelemetryEvent(ci_id="db-gl-01", state=State.DOWN),
-        ChangeEvent(ci_id="app-gl-01"),
-        FeedbackEvent(service_id="payroll", csat=4),
+        TelemetryEvent(ci_id="db-gl-01", state=State.DOWN, time=at),
+        ChangeEvent(ci_id="app-gl-01", time=at),
+        FeedbackEvent(service_id="payroll", csat=4, time=at),
     ]
     assert [(t.name, k) for t, k in map(destination, events)] == [
         ("telemetry", "db-gl-01"),

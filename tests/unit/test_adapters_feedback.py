@@ -18,7 +18,7 @@ def load(name: str) -> Any:
 
 
 def test_a_survey_response_keeps_score_comment_and_user() -> None:
-    [event] = feedback.translate(load("feedback_batch.json")[0]).accepted
+    [event] = feedback.translate(load("feedback_batch.json")[0], received_at=RECEIVED).accepted
     assert (event.id, event.service_id, event.csat) == ("survey-7781-u-20431", "financial-close", 2)
     assert event.comment == "Posting journals took ages this morning"
     assert (event.user_id, event.source) == ("u-20431", "in-app-survey")
@@ -39,7 +39,7 @@ def test_a_batch_accepts_scores_and_rejects_bad_ones_by_index() -> None:
 
 def test_submissions_without_an_id_are_distinct_events() -> None:
     body = {"service_id": "payroll", "csat": 5, "time": "2026-11-30T09:00:00Z"}
-    first, second = (feedback.translate(body).accepted[0] for _ in range(2))
+    first, second = (feedback.translate(body, received_at=RECEIVED).accepted[0] for _ in range(2))
     assert first.id != second.id
 
 
@@ -61,5 +61,5 @@ def test_submissions_without_an_id_are_distinct_events() -> None:
 )
 def test_invalid_feedback_names_the_field(body: dict[str, Any], pointer: str) -> None:
     with pytest.raises(AdapterError) as caught:
-        feedback.translate(body)
+        feedback.translate(body, received_at=RECEIVED)
     assert caught.value.pointer == pointer

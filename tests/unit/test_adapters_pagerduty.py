@@ -1,7 +1,7 @@
 """PagerDuty Events API v2 bodies: trigger, acknowledge and resolve, answered the PagerDuty way."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,32 +50,32 @@ def test_trigger_reports_the_component_down_with_its_details() -> None:
 def test_severity_sets_the_state(severity: str, state: State) -> None:
     body = load("pagerduty_trigger.json")
     body["payload"]["severity"] = severity
-    assert pagerduty.translate(body).accepted[0].state == state
+    assert pagerduty.translate(body, received_at=RECEIVED).accepted[0].state == state
 
 
 def test_severity_mapping_is_configurable() -> None:
     body = load("pagerduty_trigger.json")
     body["payload"]["severity"] = "info"
     options = PagerDutyOptions(severity_states={"info": State.OK})
-    assert pagerduty.translate(body, options).accepted[0].state == State.OK
+    assert pagerduty.translate(body, options, received_at=RECEIVED).accepted[0].state == State.OK
 
 
 def test_without_a_component_the_source_names_the_ci() -> None:
     body = load("pagerduty_trigger.json")
     del body["payload"]["component"]
-    [event] = pagerduty.translate(body).accepted
+    [event] = pagerduty.translate(body, received_at=RECEIVED).accepted
     assert event.ci_id == "db-gl-01.finance.example.com"
 
 
 def test_acknowledge_produces_no_telemetry_and_says_so() -> None:
-    result = pagerduty.translate(load("pagerduty_acknowledge.json"))
+    result = pagerduty.translate(load("pagerduty_acknowledge.json"), received_at=RECEIVED)
     assert result.accepted == [] and result.action == "acknowledge"
     assert result.notes and result.notes[0].startswith("acknowledged")
     assert result.dedup_key == "gl-ledger/db-gl-01/latency"
 
 
 def test_resolve_reports_the_ci_ok() -> None:
-    [event] = pagerduty.translate(load("pagerduty_resolve.json")).accepted
+    [event] = pagerduty.translate(load("pagerduty_resolve.json"), received_at=RECEIVED).accepted
     assert (event.ci_id, event.state) == ("db-gl-01", State.OK)
     assert event.time == datetime(2026, 11, 30, 10, 26, 57, tzinfo=UTC)
 
@@ -83,7 +83,7 @@ def test_resolve_reports_the_ci_ok() -> None:
 def test_a_bare_resolve_asks_the_caller_which_ci_the_dedup_key_belongs_to() -> None:
     body = load("pagerduty_resolve_bare.json")
     with pytest.raises(AdapterError) as caught:
-        pagerduty.translate(body)
+        pagerduty.translate(body, received_at=RECEIVED)
     assert caught.value.pointer == "/payload" and "payload.component" in caught.value.message
     known = {"gl-ledger/db-gl-01/latency": "db-gl-01"}
     [event] = pagerduty.translate(body, received_at=RECEIVED, ci_for_dedup_key=known.get).accepted
@@ -92,8 +92,10 @@ def test_a_bare_resolve_asks_the_caller_which_ci_the_dedup_key_belongs_to() -> N
 
 def test_ids_are_stable_per_dedup_key_action_and_timestamp() -> None:
     trigger = pagerduty.translate(load("pagerduty_trigger.json"), received_at=RECEIVED)
-    resent = pagerduty.translate(load("pagerduty_trigger.json"), received_at=datetime.now(UTC))
-    resolve = pagerduty.translate(load("pagerduty_resolve.json"))
+    resent = pagerduty.translate(
+        load("pagerduty_trigger.json"), received_at=RECEIVED + timedelta(hours=1)
+    )
+    resolve = pagerduty.translate(load("pagerduty_resolve.json"), received_at=RECEIVED)
     assert trigger.accepted[0].id == resent.accepted[0].id
     assert trigger.accepted[0].id != resolve.accepted[0].id
 
@@ -101,8 +103,8 @@ def test_ids_are_stable_per_dedup_key_action_and_timestamp() -> None:
 def test_a_trigger_without_dedup_key_gets_a_stable_one_to_resolve_with() -> None:
     body = load("pagerduty_trigger.json")
     del body["dedup_key"]
-    first = pagerduty.translate(body)
-    again = pagerduty.translate(body)
+    first = pagerduty.translate(body, received_at=RECEIVED)
+    again = pagerduty.translate(body, received_at=RECEIVED)
     assert first.dedup_key == again.dedup_key
     assert first.accepted[0].attributes["pagerduty.dedup_key"] == first.dedup_key
 
@@ -139,7 +141,7 @@ def test_an_invalid_event_names_the_field(name: str, mutate: Any, pointer: str) 
     body = load(name)
     mutate(body)
     with pytest.raises(AdapterError) as caught:
-        pagerduty.translate(body)
+        pagerduty.translate(body, received_at=RECEIVED)
     assert caught.value.pointer == pointer
     answer = pagerduty.error_response(caught.value)
     assert answer["status"] == "invalid event"

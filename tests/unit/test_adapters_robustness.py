@@ -8,6 +8,7 @@ it serialises and reads back as the same event.
 import copy
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from impactline.ingest.adapters import (
     native,
     pagerduty,
 )
+
+RECEIVED = datetime(2026, 11, 30, 10, tzinfo=UTC)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "adapters"
 RUNS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -102,7 +105,7 @@ def survives(translate: Callable[[], Translation[Any]]) -> None:
         assert type(event).model_validate_json(event.model_dump_json()) == event
     for _, err in result.rejected:
         assert err.fields()
-    result.dead_letters("test")
+    result.dead_letters("test", time=RECEIVED)
 
 
 @RUNS
@@ -112,7 +115,7 @@ def survives(translate: Callable[[], Translation[Any]]) -> None:
     )
 )
 def test_native_json(body: Any) -> None:
-    survives(lambda: native.translate(body))
+    survives(lambda: native.translate(body, received_at=RECEIVED))
 
 
 @RUNS
@@ -123,7 +126,7 @@ def test_native_json(body: Any) -> None:
     )
 )
 def test_native_ndjson(data: bytes) -> None:
-    survives(lambda: native.parse_ndjson(data))
+    survives(lambda: native.parse_ndjson(data, received_at=RECEIVED))
 
 
 @RUNS
@@ -176,7 +179,7 @@ ce_headers = st.one_of(
     ce_headers,
 )
 def test_cloudevents(body: Any, headers: dict[str, str]) -> None:
-    survives(lambda: cloudevents_http.translate(body, headers))
+    survives(lambda: cloudevents_http.translate(body, headers, received_at=RECEIVED))
 
 
 @RUNS
@@ -189,7 +192,11 @@ def test_cloudevents(body: Any, headers: dict[str, str]) -> None:
     )
 )
 def test_pagerduty(body: Any) -> None:
-    survives(lambda: pagerduty.translate(body, ci_for_dedup_key=lambda key: key or None))
+    survives(
+        lambda: pagerduty.translate(
+            body, ci_for_dedup_key=lambda key: key or None, received_at=RECEIVED
+        )
+    )
 
 
 @RUNS
@@ -199,10 +206,10 @@ def test_pagerduty(body: Any) -> None:
     )
 )
 def test_changes(body: Any) -> None:
-    survives(lambda: changes.translate(body))
+    survives(lambda: changes.translate(body, received_at=RECEIVED))
 
 
 @RUNS
 @given(st.one_of(json_values, mutated(load("feedback_batch.json"))))
 def test_feedback(body: Any) -> None:
-    survives(lambda: feedback.translate(body))
+    survives(lambda: feedback.translate(body, received_at=RECEIVED))

@@ -1,6 +1,7 @@
 """What the raw-topic input makes of a Kafka message, before anything is produced."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -9,6 +10,7 @@ from impactline.core.contracts import ChangeEvent, DeadLetter, TelemetryEvent
 from impactline.ingest.deadletters import letter_headers
 from impactline.ingest.raw import RawMessageInvalid, translate_message
 
+RECEIVED = datetime(2026, 11, 30, 10, tzinfo=UTC)
 CE = [
     ("ce_specversion", b"1.0"),
     ("ce_id", b"c-1"),
@@ -19,12 +21,14 @@ CE = [
 
 
 def test_plain_json_is_a_telemetry_event() -> None:
-    event = translate_message(b'{"id": "r1", "ci_id": "db-gl-01", "state": "down"}', [])
+    event = translate_message(
+        b'{"id": "r1", "ci_id": "db-gl-01", "state": "down"}', [], received_at=RECEIVED
+    )
     assert isinstance(event, TelemetryEvent) and (event.id, event.ci_id) == ("r1", "db-gl-01")
 
 
 def test_binary_cloudevent_picks_the_contract_by_type() -> None:
-    event = translate_message(json.dumps({"summary": "4.2.2"}).encode(), CE)
+    event = translate_message(json.dumps({"summary": "4.2.2"}).encode(), CE, received_at=RECEIVED)
     assert isinstance(event, ChangeEvent)
     assert (event.id, event.ci_id, event.source) == ("c-1", "app-gl-01", "urn:deploy:50%/eu")
 
@@ -42,7 +46,7 @@ def test_binary_cloudevent_picks_the_contract_by_type() -> None:
 )
 def test_poison_is_refused_with_a_reason(value: bytes | None, headers: list, reason: str) -> None:
     with pytest.raises(RawMessageInvalid, match=reason):
-        translate_message(value, headers)
+        translate_message(value, headers, received_at=RECEIVED)
 
 
 def test_dead_letter_headers_carry_reason_source_and_origin() -> None:
@@ -53,6 +57,7 @@ def test_dead_letter_headers_carry_reason_source_and_origin() -> None:
         original_topic="raw",
         original_partition=2,
         original_offset=41,
+        time=RECEIVED,
     )
     headers = letter_headers(letter)
     assert len(headers["dl_reason"]) == 1000

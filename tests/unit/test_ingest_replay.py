@@ -1,6 +1,7 @@
 """Re-validating dead letters: each goes back through the input it came from."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -8,11 +9,14 @@ from impactline.core import topics
 from impactline.core.contracts import ChangeEvent, DeadLetter, FeedbackEvent, TelemetryEvent
 from impactline.ingest.dlq import ReplayInvalid, revalidate
 
-EVENT = json.dumps({"id": "e1", "ci_id": "db-gl-01", "state": "down"})
+LETTERED = datetime(2026, 11, 30, 10, tzinfo=UTC)
+EVENT = json.dumps(
+    {"id": "e1", "ci_id": "db-gl-01", "state": "down", "time": "2026-11-30T09:59:00Z"}
+)
 
 
 def letter(source: str, payload: str, **extra: object) -> DeadLetter:
-    return DeadLetter(reason="earlier", source=source, payload=payload, **extra)  # type: ignore[arg-type]
+    return DeadLetter(reason="earlier", source=source, payload=payload, time=LETTERED, **extra)  # type: ignore[arg-type]
 
 
 def test_http_items_go_through_their_format() -> None:

@@ -42,7 +42,7 @@ async def start_health_model(
     app: FastAPI, settings: Settings, pool: asyncpg.Pool, producer: AIOKafkaProducer
 ) -> Projection:
     """Make the health model available to the routes and start projecting into it."""
-    store = HealthStore(pool)
+    store = HealthStore(pool, app.state.clock)
     calendars, scoring = load_configuration(settings)
     app.state.health_model = HealthModel(store, calendars, scoring)
     projection = Projection(

@@ -7,7 +7,7 @@ row only moves forward in event time, so applying a batch twice leaves every tab
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -22,6 +22,7 @@ from impactline.core.contracts import (
 )
 from impactline.core.scoring import comment_sentiment
 from impactline.core.states import State
+from impactline.runtime.clock import Clock
 
 INSERT_HEALTH = """
 INSERT INTO view_service_health
@@ -52,9 +53,11 @@ INSERT_CI_CHANGE = """
 INSERT INTO view_ci_changes (event_id, ci_id, state, event_time, incident_id)
 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING
 """
+# The clock only moves forward: a batch of older events (a replay, a late source) leaves it.
 SET_CLOCK = """
-INSERT INTO view_clock (id, event_time, wall_time) VALUES (true, $1, now())
+INSERT INTO view_clock (id, event_time, wall_time) VALUES (true, $1, $2)
 ON CONFLICT (id) DO UPDATE SET event_time = EXCLUDED.event_time, wall_time = EXCLUDED.wall_time
+WHERE EXCLUDED.event_time > view_clock.event_time + (EXCLUDED.wall_time - view_clock.wall_time)
 """
 
 IMPACT_COLUMNS = """
@@ -75,8 +78,9 @@ def episode_key(event: ImpactEvent) -> str:
 
 
 class HealthStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock) -> None:
         self.pool = pool
+        self.clock = clock
 
     # -- projection --------------------------------------------------------------------------
 
@@ -101,20 +105,20 @@ class HealthStore:
                 )
             timed = [e.time for e in (*health, *impact)]
             if timed:
-                await conn.execute(SET_CLOCK, max(timed))
+                await conn.execute(SET_CLOCK, max(timed), self.clock.now())
         return len(health) + len(impact) + len(feedback) + len(changes)
 
     # -- reads -------------------------------------------------------------------------------
 
     async def now(self) -> datetime:
-        """The read model's clock: wall time, or ahead of it by as much as the newest projected
-        event was ahead of the wall clock when it was stored."""
-        row = await self.pool.fetchrow(
-            "SELECT now() AS wall, event_time - wall_time AS ahead FROM view_clock"
-        )
+        """The read model's "now": the newest event time projected, moved on by the wall time
+        that passed since it was projected (docs/api.md, "Now"). Live, that is the wall clock;
+        for a replay or a scenario it is the scenario's own time, whatever day it runs."""
+        row = await self.pool.fetchrow("SELECT event_time, wall_time FROM view_clock")
+        wall = self.clock.now()
         if row is None:
-            return datetime.now(UTC)
-        return row["wall"] + max(row["ahead"], timedelta(0))
+            return wall
+        return row["event_time"] + max(wall - row["wall_time"], timedelta(0))
 
     async def service_now(self, ids: Sequence[str]) -> dict[str, asyncpg.Record]:
         rows = await self.pool.fetch(

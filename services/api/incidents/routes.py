@@ -155,14 +155,17 @@ async def _command(
             f"incident {incident_id!r} was resolved at {row['resolved_at']:%Y-%m-%d %H:%M:%S %Z}",
             kind="conflict",
         )
+    state = request.app.state
     command = IncidentCommand(
         incident_id=incident_id,
+        # Stamped on the read model's clock, which follows the incident's own events: an
+        # acknowledgement of a replayed incident is not days after it in event time.
+        time=await state.health_model.store.now(),
         correlation_domain=row["correlation_domain"],
         action=action,
         requested_by=who.key_id,
         note=body.note if body else "",
     )
-    state = request.app.state
     await publish(
         state.producer,
         topics.INCIDENT_COMMANDS,

@@ -9,6 +9,9 @@ from typing import Any
 
 import holidays as holiday_tables
 
+_PROBE_YEAR = 2000
+"""Any year will do to learn whether the country and subdivision are known."""
+
 
 class HolidayTable:
     """Public holidays of one country/subdivision plus explicitly listed dates.
@@ -28,7 +31,7 @@ class HolidayTable:
         self._by_year: dict[int, Mapping[date, str]] = {}
         if country is not None:
             # Fail at construction, not at the first lookup in the middle of a stream.
-            self._table(date.today().year)
+            self._build(_PROBE_YEAR)
 
     def _table(self, year: int) -> Mapping[date, str]:
         table = self._by_year.get(year)

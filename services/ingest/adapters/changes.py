@@ -38,7 +38,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from impactline.core.contracts import ChangeEvent, ChangeKind, utcnow
+from impactline.core.contracts import ChangeEvent, ChangeKind
 from impactline.ingest.adapters.errors import AdapterError, join, pointer
 from impactline.ingest.adapters.fields import (
     build,
@@ -66,25 +66,22 @@ FIELDS = (
 KINDS = tuple(k.value for k in ChangeKind)
 
 
-def translate(body: Any, *, received_at: datetime | None = None) -> Translation[ChangeEvent]:
+def translate(body: Any, *, received_at: datetime) -> Translation[ChangeEvent]:
     """A record (invalid raises) or an array of records (invalid ones rejected by index)."""
-    now = received_at or utcnow()
     if not isinstance(body, list):
-        return Translation(accepted=parse_record(body, received_at=now))
+        return Translation(accepted=parse_record(body, received_at=received_at))
     if not body:
         raise AdapterError("", "the batch holds no change records")
     out: Translation[ChangeEvent] = Translation()
     for index, item in enumerate(body):
         try:
-            out.accepted.extend(parse_record(item, base=pointer(index), received_at=now))
+            out.accepted.extend(parse_record(item, base=pointer(index), received_at=received_at))
         except AdapterError as err:
             out.reject(index, err, item)
     return out
 
 
-def parse_record(
-    body: Any, *, base: str = "", received_at: datetime | None = None
-) -> list[ChangeEvent]:
+def parse_record(body: Any, *, base: str = "", received_at: datetime) -> list[ChangeEvent]:
     """One change record: one ChangeEvent per CI it names."""
     record = require_object(body, base, "a change record object")
     for name in record:
@@ -95,7 +92,7 @@ def parse_record(
     targets = _targets(record, base)
     kind = _kind(record, base)
     reference = _reference(record, base)
-    when = optional_timestamp(record, "time", base) or received_at or utcnow()
+    when = optional_timestamp(record, "time", base) or received_at
     summary = text(record, "summary", base) or ""
     given_id = text(record, "id", base, required="id" in record)
     common = {

@@ -120,17 +120,20 @@ def content_mode(headers: Mapping[str, str]) -> ContentMode:
     )
 
 
-def translate(body: Any, headers: Mapping[str, str]) -> Translation[IngestEvent]:
-    """Translate a request in whichever content mode its headers announce."""
+def translate(
+    body: Any, headers: Mapping[str, str], *, received_at: datetime
+) -> Translation[IngestEvent]:
+    """Translate a request in whichever content mode its headers announce; an event without a
+    time is stamped `received_at`."""
     mode = content_mode(headers)
     if mode == "structured":
-        return Translation(accepted=[parse_structured(body)])
+        return Translation(accepted=[parse_structured(body, received_at=received_at)])
     if mode == "batch":
-        return translate_batch(body)
-    return Translation(accepted=[parse_binary(headers, body)])
+        return translate_batch(body, received_at=received_at)
+    return Translation(accepted=[parse_binary(headers, body, received_at=received_at)])
 
 
-def parse_structured(body: Any, *, base: str = "") -> IngestEvent:
+def parse_structured(body: Any, *, base: str = "", received_at: datetime) -> IngestEvent:
     """One event in the JSON event format; raises AdapterError naming the attribute or field."""
     if not isinstance(body, dict):
         raise AdapterError(base, f"expected a CloudEvent JSON object, got {json_type(body)}")
@@ -141,10 +144,10 @@ def parse_structured(body: Any, *, base: str = "") -> IngestEvent:
         )
     if "data" not in body:
         raise AdapterError(join(base, "data"), "required field is missing")
-    return _event(attrs, body["data"], join(base, "data"))
+    return _event(attrs, body["data"], join(base, "data"), received_at)
 
 
-def translate_batch(body: Any) -> Translation[IngestEvent]:
+def translate_batch(body: Any, *, received_at: datetime) -> Translation[IngestEvent]:
     """An array of structured events: each bad one rejected by index, the others accepted."""
     if not isinstance(body, list):
         raise AdapterError("", f"expected a JSON array of CloudEvents, got {json_type(body)}")
@@ -153,13 +156,15 @@ def translate_batch(body: Any) -> Translation[IngestEvent]:
     out: Translation[IngestEvent] = Translation()
     for index, item in enumerate(body):
         try:
-            out.accepted.append(parse_structured(item, base=pointer(index)))
+            out.accepted.append(
+                parse_structured(item, base=pointer(index), received_at=received_at)
+            )
         except AdapterError as err:
             out.reject(index, err, item)
     return out
 
 
-def parse_binary(headers: Mapping[str, str], body: Any) -> IngestEvent:
+def parse_binary(headers: Mapping[str, str], body: Any, *, received_at: datetime) -> IngestEvent:
     """Binary mode: attributes from `ce-*` headers, the body is the contract's JSON."""
     lowered = _lower(headers)
     values = {
@@ -169,10 +174,10 @@ def parse_binary(headers: Mapping[str, str], body: Any) -> IngestEvent:
     }
     if "content-type" in lowered:
         values["datacontenttype"] = lowered["content-type"]
-    return _event(_Attributes(values, None), body, "")
+    return _event(_Attributes(values, None), body, "", received_at)
 
 
-def _event(attrs: _Attributes, data: Any, data_ptr: str) -> IngestEvent:
+def _event(attrs: _Attributes, data: Any, data_ptr: str, received_at: datetime) -> IngestEvent:
     spec = attrs.string("specversion", required=True)
     if spec != SPEC_VERSION:
         raise attrs.error("specversion", f"unsupported specversion {spec!r}; expected 1.0")
@@ -188,6 +193,7 @@ def _event(attrs: _Attributes, data: Any, data_ptr: str) -> IngestEvent:
     fields = dict(data)
     _take_id(fields, event_id, data_ptr)
     _take_time(fields, attrs, data_ptr)
+    fields.setdefault("time", received_at)
     if "source" not in fields:
         fields["source"] = attrs.checked("source", source, _contract_source)
     subject = attrs.string("subject")

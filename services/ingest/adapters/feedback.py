@@ -34,7 +34,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from impactline.core.contracts import FeedbackEvent, new_id, utcnow
+from impactline.core.contracts import FeedbackEvent, new_id
 from impactline.ingest.adapters.errors import AdapterError, join, pointer
 from impactline.ingest.adapters.fields import (
     build,
@@ -50,25 +50,22 @@ FIELDS = ("id", "service_id", "csat", "comment", "user_id", "time", "source")
 CSAT_MIN, CSAT_MAX = 1, 5
 
 
-def translate(body: Any, *, received_at: datetime | None = None) -> Translation[FeedbackEvent]:
+def translate(body: Any, *, received_at: datetime) -> Translation[FeedbackEvent]:
     """A record (invalid raises) or an array of records (invalid ones rejected by index)."""
-    now = received_at or utcnow()
     if not isinstance(body, list):
-        return Translation(accepted=[parse_record(body, received_at=now)])
+        return Translation(accepted=[parse_record(body, received_at=received_at)])
     if not body:
         raise AdapterError("", "the batch holds no feedback")
     out: Translation[FeedbackEvent] = Translation()
     for index, item in enumerate(body):
         try:
-            out.accepted.append(parse_record(item, base=pointer(index), received_at=now))
+            out.accepted.append(parse_record(item, base=pointer(index), received_at=received_at))
         except AdapterError as err:
             out.reject(index, err, item)
     return out
 
 
-def parse_record(
-    body: Any, *, base: str = "", received_at: datetime | None = None
-) -> FeedbackEvent:
+def parse_record(body: Any, *, base: str = "", received_at: datetime) -> FeedbackEvent:
     record = require_object(body, base, "a feedback object")
     for name in record:
         if name not in FIELDS:
@@ -81,7 +78,7 @@ def parse_record(
     data = {
         "id": text(record, "id", base, required="id" in record) or new_id(),
         "service_id": service_id,
-        "time": optional_timestamp(record, "time", base) or received_at or utcnow(),
+        "time": optional_timestamp(record, "time", base) or received_at,
         "csat": csat,
         "comment": comment,
         "user_id": text(record, "user_id", base),

@@ -16,6 +16,7 @@ Unknown fields are rejected, so a typo such as `stat` for `state` is caught at t
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -28,12 +29,16 @@ from impactline.ingest.adapters.result import Translation
 SOURCE = "native"
 
 
-def parse_event(body: Any, *, base: str = "") -> TelemetryEvent:
-    """One telemetry event; raises AdapterError naming every invalid field."""
-    return build(TelemetryEvent, require_object(body, base, "a telemetry event object"), base=base)
+def parse_event(body: Any, *, base: str = "", received_at: datetime) -> TelemetryEvent:
+    """One telemetry event; raises AdapterError naming every invalid field. Without a `time`
+    it was observed when it was received."""
+    record = require_object(body, base, "a telemetry event object")
+    if "time" not in record:
+        record = {**record, "time": received_at}
+    return build(TelemetryEvent, record, base=base)
 
 
-def parse_batch(body: Any) -> Translation[TelemetryEvent]:
+def parse_batch(body: Any, *, received_at: datetime) -> Translation[TelemetryEvent]:
     """A JSON array of events: valid items accepted, invalid ones rejected by index."""
     if not isinstance(body, list):
         raise AdapterError("", f"expected a JSON array of events, got {json_type(body)}")
@@ -42,20 +47,20 @@ def parse_batch(body: Any) -> Translation[TelemetryEvent]:
     out: Translation[TelemetryEvent] = Translation()
     for index, item in enumerate(body):
         try:
-            out.accepted.append(parse_event(item, base=pointer(index)))
+            out.accepted.append(parse_event(item, base=pointer(index), received_at=received_at))
         except AdapterError as err:
             out.reject(index, err, item)
     return out
 
 
-def translate(body: Any) -> Translation[TelemetryEvent]:
+def translate(body: Any, *, received_at: datetime) -> Translation[TelemetryEvent]:
     """An object is one event (raises when invalid), an array a batch (rejects per item)."""
     if isinstance(body, list):
-        return parse_batch(body)
-    return Translation(accepted=[parse_event(body)])
+        return parse_batch(body, received_at=received_at)
+    return Translation(accepted=[parse_event(body, received_at=received_at)])
 
 
-def parse_ndjson(data: bytes) -> Translation[TelemetryEvent]:
+def parse_ndjson(data: bytes, *, received_at: datetime) -> Translation[TelemetryEvent]:
     """Newline-delimited JSON, one event per line; each bad line is rejected by its index."""
     out: Translation[TelemetryEvent] = Translation()
     seen = 0
@@ -66,7 +71,7 @@ def parse_ndjson(data: bytes) -> Translation[TelemetryEvent]:
         seen += 1
         try:
             item = _decode_line(line, index)
-            out.accepted.append(parse_event(item, base=pointer(index)))
+            out.accepted.append(parse_event(item, base=pointer(index), received_at=received_at))
         except AdapterError as err:
             out.reject(index, err, raw)
     if not seen:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from impactline.core.contracts import TelemetryEvent, utcnow
+from impactline.core.contracts import TelemetryEvent
 from impactline.core.states import State
 from impactline.ingest.adapters.errors import AdapterError
 from impactline.ingest.adapters.fields import (
@@ -84,7 +84,7 @@ def translate(
     body: Any,
     options: PagerDutyOptions | None = None,
     *,
-    received_at: datetime | None = None,
+    received_at: datetime,
     ci_for_dedup_key: Callable[[str], str | None] | None = None,
 ) -> PagerDutyTranslation:
     """One Events API v2 event; raises AdapterError naming the field when it is invalid.
@@ -93,7 +93,7 @@ def translate(
     instance from the triggers it has seen); without it such a resolve is an error.
     """
     opts = options or PagerDutyOptions()
-    now = received_at or utcnow()
+    now = received_at
     doc = require_object(body, "", "a PagerDuty event object")
     routing_key = required_text(doc, "routing_key", "")
     action = choice(doc, "event_action", "", ACTIONS)

@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from impactline.core import topics
-from impactline.core.contracts import ChangeEvent, DeadLetter, FeedbackEvent, TelemetryEvent, utcnow
+from impactline.core.contracts import ChangeEvent, DeadLetter, FeedbackEvent, TelemetryEvent
 from impactline.ingest.adapters.errors import AdapterError
 
 IngestEvent = TelemetryEvent | ChangeEvent | FeedbackEvent
@@ -51,15 +51,14 @@ class Translation(Generic[E]):
         """Problem-document `errors` entries for every rejected item, each with its index."""
         return [{"index": i, **f} for i, err in self.rejected for f in err.fields()]
 
-    def dead_letters(self, source: str, *, time: datetime | None = None) -> list[DeadLetter]:
+    def dead_letters(self, source: str, *, time: datetime) -> list[DeadLetter]:
         """One dead letter per rejected item, carrying the reason and the item as sent."""
-        when = time or utcnow()
         return [
             DeadLetter(
                 reason=str(err),
                 source=source,
                 payload=_as_text(self.rejected_items.get(index)),
-                time=when,
+                time=time,
             )
             for index, err in self.rejected
         ]
