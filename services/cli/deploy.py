@@ -20,19 +20,16 @@ import yaml
 
 from impactline.core import topics
 from impactline.runtime.kafka import topic_configs
+from impactline.runtime.stream.changelog import state_topic
 
 app = typer.Typer(
     help="Generate deployment artefacts (Kubernetes topics, local secrets).",
     no_args_is_help=True,
 )
 
-# The Faust tables of each stream service. Faust names their changelog topics
-# `<app id>-<table>-changelog`; tests/unit/test_deploy_topics.py builds both apps and fails
-# when a table is added or renamed without updating this.
-STREAM_TABLES: dict[str, tuple[str, ...]] = {
-    "correlate": ("ci-trackers", "domain-correlators"),
-    "impact": ("episodes", "experience"),
-}
+# Stream services: each keeps its state in one compacted changelog topic (`state_topic`);
+# tests/unit/test_deploy_topics.py checks that every worker's topic is planned.
+STREAM_SERVICES = ("correlate", "impact")
 STRIMZI_API_VERSION = "kafka.strimzi.io/v1beta2"
 DEFAULT_CLUSTER = "impactline"
 DEFAULT_PARTITIONS = 12
@@ -50,11 +47,6 @@ class TopicPlan:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def stream_app_id(service: str, prefix: str = "") -> str:
-    """The Faust app id, which is also the consumer group and the internal topics' prefix."""
-    return f"{prefix}impactline-{service}"
-
-
 def plan_topics(
     *,
     partitions: int = DEFAULT_PARTITIONS,
@@ -64,8 +56,8 @@ def plan_topics(
 ) -> list[TopicPlan]:
     """Every topic a deployment needs, in a stable order.
 
-    `partitions` must equal the workers' `IMPACTLINE_PARTITIONS`: Faust tables and the tick
-    senders assume every keyed topic has that many partitions.
+    `partitions` must equal the workers' `IMPACTLINE_PARTITIONS`: a stream service's state
+    topic has one partition per input partition.
     """
     plans = [
         TopicPlan(
@@ -83,22 +75,13 @@ def plan_topics(
             plans.append(
                 TopicPlan(f"{prefix}{name}", partitions, topics.impact_topic(name).description)
             )
-    for service, tables in STREAM_TABLES.items():
-        app_id = stream_app_id(service, prefix)
-        for table in tables:
-            plans.append(
-                TopicPlan(
-                    f"{app_id}-{table}-changelog",
-                    partitions,
-                    f"Changelog of the {service} table {table} (internal to Faust).",
-                    {"cleanup.policy": "compact"},
-                )
-            )
+    for service in STREAM_SERVICES:
         plans.append(
             TopicPlan(
-                f"{app_id}-__assignor-__leader",
-                1,
-                f"Leader election of the {service} workers (internal to Faust).",
+                state_topic(service, prefix),
+                partitions,
+                f"State of the {service} workers, one partition per input partition (internal).",
+                {"cleanup.policy": "compact"},
             )
         )
     return plans

@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
 import yaml
+from pydantic import ValidationError
 from rich.console import Console
 
 from impactline.core import cloudevents, topics
+from impactline.core.calendar import load_calendars
 from impactline.core.contracts import ImpactEvent
-from impactline.core.scenario import Scenario, ScenarioClock
+from impactline.core.scenario import Scenario, ScenarioClock, ScenarioError
 from impactline.runtime.embedded import ensure_infrastructure, stop_infrastructure
 from impactline.runtime.kafka import open_tail, topic_name
 from impactline.runtime.settings import SOURCE_ROOT, Settings
@@ -42,17 +45,39 @@ def run(
     ] = 1,
 ) -> None:
     """Start Kafka, PostgreSQL and every service, play the demo scenario, print impact events."""
-    plan = Scenario.model_validate(yaml.safe_load(scenario.read_text()))
+    try:
+        plan = Scenario.model_validate(yaml.safe_load(scenario.read_text()))
+    except (ValidationError, yaml.YAMLError) as exc:
+        console.print(f"[red]error:[/red] {scenario}: {exc}")
+        raise typer.Exit(2) from None
+    settings = Settings()
+    calendars = load_calendars(settings.calendars_dir) if settings.calendars_dir else {}
+    try:
+        anchors = plan.resolve(calendars, settings.clock().now())
+    except ScenarioError as exc:
+        console.print(f"[red]error:[/red] {scenario}: {exc}")
+        raise typer.Exit(2) from None
+    if plan.clock is not None:
+        # Every process runs as if it were a minute before the story's live moment.
+        ahead = anchors[plan.clock] - timedelta(minutes=1) - settings.clock().now()
+        settings = settings.model_copy(
+            update={"clock_offset_seconds": settings.clock_offset_seconds + ahead.total_seconds()}
+        )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(plan, duration, ingest_port, keep_infra, workers))
+        asyncio.run(_run(plan, anchors, settings, duration, ingest_port, keep_infra, workers))
     console.print("[bold]stopped[/bold]: every process this run started has exited")
 
 
 async def _run(
-    plan: Scenario, duration: float | None, ingest_port: int, keep: bool, workers: int = 1
+    plan: Scenario,
+    anchors: dict[str, datetime],
+    settings: Settings,
+    duration: float | None,
+    ingest_port: int,
+    keep: bool,
+    workers: int = 1,
 ) -> None:
     started = time.monotonic()
-    settings = Settings()
     console.print(
         "[bold]impactline[/bold]: starting Kafka and PostgreSQL (first run installs them)"
     )
@@ -71,7 +96,7 @@ async def _run(
         _print_where_to_look(system, infra.bootstrap, log_dir)
         watcher = asyncio.create_task(_print_impacts(settings))
         await asyncio.sleep(0)  # let the watcher position itself before events flow
-        await _play(plan, system)
+        await _play(plan, anchors, system)
         if duration is not None:
             await asyncio.sleep(max(0.0, duration - (time.monotonic() - started)))
         else:
@@ -100,15 +125,16 @@ def _print_where_to_look(system: RunningSystem, bootstrap: str, log_dir: Path) -
     console.print("")
 
 
-async def _play(plan: Scenario, system: RunningSystem) -> None:
+async def _play(plan: Scenario, anchors: dict[str, datetime], system: RunningSystem) -> None:
     console.print(f"[bold]scenario[/bold] {plan.name}: {plan.description.strip()}")
     headers = {"Authorization": f"Bearer {system.api_key}"}
     async with httpx.AsyncClient(base_url=system.ingest_url, headers=headers) as client:
         clock = ScenarioClock()
         wall = system.settings.clock()
-        for step in plan.steps:
+        for n, step in enumerate(plan.steps):
             await asyncio.sleep(step.after_seconds)
-            event = step.event(clock.time_of(step, wall.now()))
+            at = clock.time_of(plan.time_of(step, anchors), wall.now())
+            event = step.event(at, plan.name, n)
             response = await client.post("/v1/events", content=event.model_dump_json())
             response.raise_for_status()
             console.print(

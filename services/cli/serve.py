@@ -32,12 +32,24 @@ def _http(module: str, host: str, port: int, log_level: str) -> None:
     uvicorn.run(create_app(Settings()), host=host, port=port, log_level=log_level, access_log=False)
 
 
-def _stream(module: str, log_level: str) -> None:
-    """Run `impactline.<module>.app.create_app` as a Faust worker until stopped."""
-    from impactline.runtime.streams import run_worker
+def _stream(module: str, log_level: str, worker_id: str | None) -> None:
+    """Run `impactline.<module>.app.create_process` until SIGINT/SIGTERM."""
+    from impactline.runtime.stream import run_stream
 
     _logging(log_level)
-    run_worker(import_module(f"impactline.{module}.app").create_app(Settings()), log_level)
+    settings = Settings()
+    if worker_id:
+        settings = settings.model_copy(update={"worker_id": worker_id})
+    run_stream(import_module(f"impactline.{module}.app").create_process(settings), log_level)
+
+
+WorkerIdOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Stable name of this worker among its group (default: IMPACTLINE_WORKER_ID, else "
+        "host name and process id). A restart under the same name takes over at once."
+    ),
+]
 
 
 @app.command()
@@ -61,12 +73,12 @@ def api(
 
 
 @app.command()
-def correlate(log_level: LogOpt = "info") -> None:
-    """The correlate stream worker: CI states to incidents and business service health."""
-    _stream("correlate", log_level)
+def correlate(log_level: LogOpt = "info", worker_id: WorkerIdOpt = None) -> None:
+    """The correlate stream worker: CI telemetry to incidents and business service health."""
+    _stream("correlate", log_level, worker_id)
 
 
 @app.command()
-def impact(log_level: LogOpt = "info") -> None:
+def impact(log_level: LogOpt = "info", worker_id: WorkerIdOpt = None) -> None:
     """The impact stream worker: service health to experience-impact events and the ledger."""
-    _stream("impact", log_level)
+    _stream("impact", log_level, worker_id)

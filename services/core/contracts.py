@@ -160,13 +160,6 @@ class IncidentCommand(Contract):
     note: str = Field(default="", max_length=2000)
 
 
-class Tick(Contract):
-    """A clock signal for one partition, so timers run inside the stream that owns the state."""
-
-    id: EventId = Field(default_factory=new_id)
-    time: AwareDatetime
-
-
 class IncidentAction(StrEnum):
     OPENED = "opened"
     UPDATED = "updated"

@@ -31,15 +31,17 @@ TELEMETRY = Topic(
     "telemetry",
     c.TelemetryEvent,
     "io.impactline.telemetry.v1",
-    "ci_id",
-    "Validated CI observations from every source.",
+    "correlation_domain",
+    "Validated CI observations from every source, keyed by the correlation domain of the CI "
+    "(its own id when the catalog does not know it).",
 )
 CHANGES = Topic(
     "changes",
     c.ChangeEvent,
     "io.impactline.change.v1",
-    "ci_id",
-    "Change records (deployments, configuration) on CIs.",
+    "correlation_domain",
+    "Change records (deployments, configuration) on CIs, keyed by the correlation domain of "
+    "the CI.",
 )
 FEEDBACK = Topic(
     "feedback",
@@ -56,20 +58,6 @@ RAW = Topic(
     "Native events from other producers (CloudEvents binary mode or plain TelemetryEvent JSON); "
     "ingest validates them and forwards them to telemetry, changes or feedback.",
 )
-CI_STATE = Topic(
-    "ci-state",
-    c.CIStateChanged,
-    "io.impactline.ci-state.v1",
-    "correlation_domain",
-    "CI state changes, keyed by correlation domain (internal to correlate).",
-)
-DOMAIN_CHANGES = Topic(
-    "changes.by-domain",
-    c.ChangeEvent,
-    "io.impactline.change.v1",
-    "correlation_domain",
-    "Change records re-keyed by correlation domain (internal to correlate).",
-)
 INCIDENT_COMMANDS = Topic(
     "incident-commands",
     c.IncidentCommand,
@@ -83,27 +71,6 @@ CI_ANNOTATIONS = Topic(
     "io.impactline.ci-annotation.v1",
     "correlation_domain",
     "How each CI state change was handled: opened, joined, silenced (with the reason).",
-)
-TICKS_CI = Topic(
-    "ticks.ci",
-    c.Tick,
-    "io.impactline.tick.v1",
-    "partition",
-    "Clock signals per partition for per-CI timers (internal to correlate).",
-)
-TICKS_DOMAIN = Topic(
-    "ticks.domain",
-    c.Tick,
-    "io.impactline.tick.v1",
-    "partition",
-    "Clock signals per partition for per-domain timers (internal to correlate).",
-)
-TICKS_IMPACT = Topic(
-    "ticks.impact",
-    c.Tick,
-    "io.impactline.tick.v1",
-    "partition",
-    "Clock signals per partition for impact accrual and calendar changes (internal to impact).",
 )
 SERVICE_HEALTH = Topic(
     "service-health",
@@ -172,13 +139,8 @@ REGISTRY: tuple[Topic, ...] = (
     CHANGES,
     FEEDBACK,
     RAW,
-    CI_STATE,
-    DOMAIN_CHANGES,
     INCIDENT_COMMANDS,
     CI_ANNOTATIONS,
-    TICKS_CI,
-    TICKS_DOMAIN,
-    TICKS_IMPACT,
     SERVICE_HEALTH,
     INCIDENTS,
     IMPACT,

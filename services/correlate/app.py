@@ -1,25 +1,21 @@
-"""The correlate process: CI telemetry in; incidents, annotations and service health out.
+"""The correlate process: telemetry, change records and incident commands in (keyed by
+correlation domain); incidents, CI annotations and business service health out.
 
-Stage 1 is keyed by CI id; its accepted state changes go on the internal `ci-state` topic keyed
-by correlation domain, so stage 2 sees every CI of a domain in one partition.
+Both correlation stages run in one step per input partition (`CorrelationProcessor`); this
+module only says which processor serves a partition and keeps it on the current catalog.
 """
 
 from __future__ import annotations
 
-import faust
+import weakref
 
 from impactline.core import topics
-from impactline.core.correlation import CorrelationConfig, Suppressions
-from impactline.correlate.worker import CorrelateWorker
-from impactline.runtime.catalog_source import CatalogHolder
+from impactline.core.correlation import CorrelationConfig, CorrelationContext, Suppressions
+from impactline.core.correlation.processor import CorrelationProcessor
+from impactline.core.processing import Output
+from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion
 from impactline.runtime.settings import Settings
-from impactline.runtime.streams import (
-    Handler,
-    StreamIO,
-    create_stream_app,
-    follow_catalog_topic,
-    start_ticks,
-)
+from impactline.runtime.stream import StreamProcess, StreamWorker, worker_id
 from impactline.runtime.telemetry import setup_tracing
 
 
@@ -39,45 +35,50 @@ def load_rules(settings: Settings) -> tuple[CorrelationConfig, Suppressions]:
     return config, suppressions
 
 
-def create_app(settings: Settings, holder: CatalogHolder | None = None) -> faust.App:
+class CorrelateStage:
+    name = "correlate"
+    inputs = (topics.TELEMETRY, topics.CHANGES, topics.INCIDENT_COMMANDS)
+
+    def __init__(
+        self, holder: CatalogHolder, config: CorrelationConfig, suppressions: Suppressions
+    ) -> None:
+        self.holder = holder
+        self.config = config
+        self.suppressions = suppressions
+        self._tasks: weakref.WeakSet[CorrelationProcessor] = weakref.WeakSet()
+        holder.on_switch(self._switch)
+
+    def _context(self, current: CatalogVersion) -> CorrelationContext:
+        return CorrelationContext(current.graph, self.config, self.suppressions)
+
+    def _switch(self, current: CatalogVersion) -> None:
+        context = self._context(current)
+        for task in self._tasks:
+            task.use(context, current.version)
+
+    def task(self) -> CorrelationProcessor:
+        current = self.holder.current
+        task = CorrelationProcessor(self._context(current), current.version)
+        self._tasks.add(task)
+        return task
+
+    def collect(self, outputs: list[Output], traceparent: str | None) -> None:
+        """Correlate has no side effects outside its transaction."""
+
+    async def start(self) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+def create_process(settings: Settings, holder: CatalogHolder | None = None) -> StreamProcess:
     setup_tracing("correlate", settings.otel_exporter)
     holder = holder or CatalogHolder.from_files(settings.catalog_paths)
     config, suppressions = load_rules(settings)
-    app = create_stream_app("correlate", settings)
-    io = StreamIO(app, settings, "correlate")
-    follow_catalog_topic(app, holder, settings)
-    partitions = settings.topic_partitions
-    worker = CorrelateWorker(
-        io,
-        holder,
-        config,
-        suppressions,
-        trackers=io.staged(app.Table("ci-trackers", default=None, partitions=partitions)),
-        domains=io.staged(app.Table("domain-correlators", default=None, partitions=partitions)),
-    )
-
-    def agent(
-        topic: topics.Topic, handler: Handler, span: str, with_partition: bool = False
-    ) -> None:
-        async def run(stream: faust.StreamT) -> None:
-            await io.consume(topic, stream, handler, span, with_partition=with_partition)
-
-        run.__name__ = run.__qualname__ = f"on_{topic.name.replace('.', '_').replace('-', '_')}"
-        app.agent(io.topic(topic), name=f"correlate.{topic.name}")(run)
-
-    agent(topics.TELEMETRY, worker.on_telemetry, "correlate telemetry")
-    agent(topics.CHANGES, worker.on_change, "correlate change")
-    agent(topics.TICKS_CI, worker.on_ci_tick, "correlate ci timers", with_partition=True)
-    agent(topics.CI_STATE, worker.on_ci_state, "correlate domain")
-    agent(topics.DOMAIN_CHANGES, worker.on_domain_change, "correlate suspect change")
-    agent(topics.INCIDENT_COMMANDS, worker.on_command, "correlate command")
-    agent(
-        topics.TICKS_DOMAIN, worker.on_domain_tick, "correlate domain timers", with_partition=True
-    )
-    start_ticks(app, io, [topics.TICKS_CI, topics.TICKS_DOMAIN], settings.tick_seconds)
-
-    @app.on_partitions_revoked.connect
-    async def forget(*_: object, **__: object) -> None:
-        worker.forget_partitions()
-
-    return app
+    stage = CorrelateStage(holder, config, suppressions)
+    worker = StreamWorker(stage, settings, worker_id=worker_id(settings))
+    return StreamProcess(worker, holder, settings)

@@ -1,33 +1,34 @@
-"""The impact process: business service health and user feedback in; experience-impact events,
-prioritised alerts, ITSM incident records, XLA reports and the impact ledger out."""
+"""The impact process: business service health and user feedback in (keyed by service id);
+experience-impact events, prioritised alerts, ITSM incident records, XLA reports and the impact
+ledger out.
+
+Impact and experience run per input partition in `ImpactProcessor`; this module says which
+processor serves a partition, keeps the engine on the current catalog and writes the ledger.
+"""
 
 from __future__ import annotations
 
+import weakref
 from datetime import timedelta
-
-import faust
 
 from impactline.core import topics
 from impactline.core.calendar import load_calendars
+from impactline.core.contracts import ImpactEvent
+from impactline.core.experience import ExperiencePolicy
 from impactline.core.impact import (
     DEFAULT_ROUTING,
     ImpactEngine,
     load_routing_rules,
     load_scoring_config,
 )
-from impactline.core.scoring import DEFAULT_CONFIG
-from impactline.impact.experience import ExperienceKeeper, experience_policy
+from impactline.core.impact.processor import ImpactProcessor
+from impactline.core.processing import Output
+from impactline.core.scoring import DEFAULT_CONFIG, ScoringConfig
 from impactline.impact.ledger import ImpactLedger
-from impactline.impact.worker import ImpactWorker
-from impactline.runtime.catalog_source import CatalogHolder
+from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion
 from impactline.runtime.settings import Settings
-from impactline.runtime.streams import (
-    StreamIO,
-    create_stream_app,
-    follow_catalog_topic,
-    start_ticks,
-)
-from impactline.runtime.telemetry import setup_tracing
+from impactline.runtime.stream import StreamProcess, StreamWorker, worker_id
+from impactline.runtime.telemetry import setup_tracing, trace_id_of
 
 
 def create_engine(settings: Settings, holder: CatalogHolder) -> ImpactEngine:
@@ -43,54 +44,76 @@ def create_engine(settings: Settings, holder: CatalogHolder) -> ImpactEngine:
     )
 
 
-def create_app(
+def experience_policy(settings: Settings, config: ScoringConfig) -> ExperiencePolicy:
+    """Windows and SLO period from the settings; burn-rate rules and XLA weights from the
+    scoring configuration."""
+    return ExperiencePolicy(
+        windows=settings.xla_window_spans(),
+        slo_period=settings.slo_period_span(),
+        rules=config.rules(),
+        weights=config.xla,
+        min_bad=timedelta(seconds=settings.burn_min_bad_seconds),
+    )
+
+
+class ImpactStage:
+    name = "impact"
+    inputs = (topics.SERVICE_HEALTH, topics.FEEDBACK)
+
+    def __init__(
+        self,
+        holder: CatalogHolder,
+        engine: ImpactEngine,
+        policy: ExperiencePolicy,
+        every: timedelta,
+        ledger: ImpactLedger,
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.every = every
+        self.ledger = ledger
+        self._tasks: weakref.WeakSet[ImpactProcessor] = weakref.WeakSet()
+        holder.on_switch(self._switch)
+
+    def _switch(self, current: CatalogVersion) -> None:
+        self.engine.use(current.catalog, current.version)
+        for task in self._tasks:
+            task.use_catalog()
+
+    def task(self) -> ImpactProcessor:
+        task = ImpactProcessor(self.engine, self.policy, self.every)
+        self._tasks.add(task)
+        return task
+
+    def collect(self, outputs: list[Output], traceparent: str | None) -> None:
+        """Every impact event once in the ledger, written before the transaction commits."""
+        trace_id = trace_id_of(traceparent)
+        for output in outputs:
+            if output.topic is topics.IMPACT and isinstance(output.event, ImpactEvent):
+                self.ledger.stage(output.event, trace_id)
+
+    async def start(self) -> None:
+        await self.ledger.start()
+
+    async def flush(self) -> None:
+        await self.ledger.flush(self.ledger.freeze())
+
+    async def stop(self) -> None:
+        await self.ledger.stop()
+
+
+def create_process(
     settings: Settings, holder: CatalogHolder | None = None, ledger: ImpactLedger | None = None
-) -> faust.App:
+) -> StreamProcess:
     setup_tracing("impact", settings.otel_exporter)
     holder = holder or CatalogHolder.from_files(settings.catalog_paths)
-    ledger = ledger or ImpactLedger(settings.require_database())
-    app = create_stream_app("impact", settings)
-    io = StreamIO(app, settings, "impact")
-    follow_catalog_topic(app, holder, settings)
     engine = create_engine(settings, holder)
-    episodes = io.staged(app.Table("episodes", default=None, partitions=settings.topic_partitions))
-    io.settle_before_outputs(ledger)
-    experience = ExperienceKeeper(
-        io,
+    stage = ImpactStage(
+        holder,
         engine,
-        io.staged(app.Table("experience", default=None, partitions=settings.topic_partitions)),
-        episodes,
         experience_policy(settings, engine.config),
-        every=timedelta(seconds=settings.xla_seconds),
+        timedelta(seconds=settings.xla_seconds),
+        ledger or ImpactLedger(settings.require_database()),
     )
-    worker = ImpactWorker(io, holder, engine, ledger, episodes=episodes, experience=experience)
-
-    @app.agent(io.topic(topics.SERVICE_HEALTH), name="impact.service-health")
-    async def on_health(stream: faust.StreamT) -> None:
-        await ledger.start()
-        await io.consume(topics.SERVICE_HEALTH, stream, worker.on_health, "impact")
-
-    @app.agent(io.topic(topics.TICKS_IMPACT), name="impact.ticks")
-    async def on_tick(stream: faust.StreamT) -> None:
-        await ledger.start()
-        await io.consume(
-            topics.TICKS_IMPACT, stream, worker.on_tick, "impact timers", with_partition=True
-        )
-
-    # Feedback is keyed by service id like service-health, so it lands in the partition that
-    # owns the service's experience state.
-    @app.agent(io.topic(topics.FEEDBACK), name="impact.feedback")
-    async def on_feedback(stream: faust.StreamT) -> None:
-        await io.consume(topics.FEEDBACK, stream, experience.on_feedback, "impact feedback")
-
-    start_ticks(app, io, [topics.TICKS_IMPACT], settings.tick_seconds)
-
-    @app.on_partitions_revoked.connect
-    async def forget(*_: object, **__: object) -> None:
-        worker.forget_partitions()
-
-    @app.on_before_shutdown.connect
-    async def close_ledger(_: faust.App, **__: object) -> None:
-        await ledger.stop()
-
-    return app
+    worker = StreamWorker(stage, settings, worker_id=worker_id(settings))
+    return StreamProcess(worker, holder, settings)

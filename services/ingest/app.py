@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -18,6 +20,7 @@ from impactline.ingest.raw import RawInput
 from impactline.ingest.routes import router
 from impactline.ingest.sink import EventSink, KafkaSink
 from impactline.runtime.auth import KeyStore
+from impactline.runtime.catalog_source import CatalogHolder, catch_up, follow_catalog
 from impactline.runtime.clock import Clock
 from impactline.runtime.http import create_http_app
 from impactline.runtime.kafka import ensure_topics, new_producer
@@ -54,7 +57,9 @@ def create_app(
             else:
                 store = key_store
             app.state.key_store = store
-            app.state.sink = sink or await _kafka(settings, options, stack)
+            holder = CatalogHolder.from_files(settings.catalog_paths)
+            app.state.catalog = holder
+            app.state.sink = sink or await _kafka(settings, options, stack, holder)
             app.state.pagerduty = PagerDutyFormat().format()
             app.state.ingest = IngestState(
                 settings=options,
@@ -66,6 +71,7 @@ def create_app(
                 recent=RecentIds(options.recent_ids, options.recent_ids_ttl_s),
                 prefix=settings.topic_prefix,
                 clock=wall,
+                domain_of=holder.domain_of,
             )
             yield
 
@@ -81,8 +87,11 @@ def create_app(
     return app
 
 
-async def _kafka(settings: Settings, options: IngestSettings, stack: AsyncExitStack) -> KafkaSink:
-    """The producer (and the raw input sharing it), stopped when `stack` closes."""
+async def _kafka(
+    settings: Settings, options: IngestSettings, stack: AsyncExitStack, holder: CatalogHolder
+) -> KafkaSink:
+    """The producer, the raw input sharing it and the catalog follower (telemetry is keyed by
+    the correlation domain of its CI), stopped when `stack` closes."""
     bootstrap = settings.require_kafka()
     await ensure_topics(
         bootstrap,
@@ -90,13 +99,24 @@ async def _kafka(settings: Settings, options: IngestSettings, stack: AsyncExitSt
         prefix=settings.topic_prefix,
         default_partitions=settings.topic_partitions,
     )
+    await catch_up(holder, bootstrap, settings.topic_prefix)
+    follower = asyncio.create_task(
+        follow_catalog(holder, bootstrap, settings.topic_prefix), name="ingest-catalog"
+    )
+    stack.push_async_callback(_cancel, follower)
     producer = new_producer(bootstrap, "impactline-ingest")
     await producer.start()
     stack.push_async_callback(producer.stop)
     sink = KafkaSink(producer, settings.topic_prefix)
     if options.raw_input:
-        raw = RawInput(bootstrap, sink, prefix=settings.topic_prefix)
+        raw = RawInput(bootstrap, sink, prefix=settings.topic_prefix, domain_of=holder.domain_of)
         await raw.start()
         stack.push_async_callback(raw.stop)
         log.info("consuming %s", raw.topic)
     return sink
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -23,7 +23,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract, DeadLetter, new_id
-from impactline.ingest.adapters import AdapterError, destination
+from impactline.ingest.adapters import (
+    AdapterError,
+    DomainOf,
+    IngestEvent,
+    destination,
+    no_domains,
+)
 from impactline.ingest.adapters import cloudevents_http as ce
 from impactline.ingest.deadletters import source_name
 from impactline.ingest.formats import REPLAYABLE
@@ -70,22 +76,26 @@ def replay_group(prefix: str, source: str) -> str:
     return f"{prefix}impactline-dlq-replay.{source}"
 
 
-def revalidate(letter: DeadLetter, prefix: str = "") -> list[tuple[topics.Topic, str, Contract]]:
+def revalidate(
+    letter: DeadLetter, prefix: str = "", domain_of: DomainOf = no_domains
+) -> list[tuple[topics.Topic, str, Contract]]:
     """(topic, key, event) for everything the letter's payload yields now, or ReplayInvalid."""
     try:
-        return _revalidate(letter, prefix)
+        return _revalidate(letter, prefix, domain_of)
     except (AdapterError, RawMessageInvalid, cloudevents.DecodeError) as exc:
         raise ReplayInvalid(str(exc)) from None
     except Problem as problem:
         raise ReplayInvalid(problem.detail) from None
 
 
-def _revalidate(letter: DeadLetter, prefix: str) -> list[tuple[topics.Topic, str, Contract]]:
+def _revalidate(
+    letter: DeadLetter, prefix: str, domain_of: DomainOf
+) -> list[tuple[topics.Topic, str, Contract]]:
     payload = letter.payload.encode("utf-8")
     if letter.source == RAW_SOURCE:
         headers = [(k, v.encode()) for k, v in letter.original_headers.items()]
         event = translate_message(payload, headers, received_at=letter.time)
-        return [(*destination(event), event)]
+        return [(*destination(event, domain_of), event)]
     fmt_name = letter.source.removeprefix("ingest/")
     if letter.source.startswith("ingest/") and fmt_name in REPLAYABLE:
         media = letter.original_headers.get("content-type", "application/json")
@@ -102,7 +112,7 @@ def _revalidate(letter: DeadLetter, prefix: str) -> list[tuple[topics.Topic, str
         translation = REPLAYABLE[fmt_name].translate(intake)
         if translation.rejected:
             raise ReplayInvalid("; ".join(str(err) for _, err in translation.rejected))
-        return [(*destination(e), e) for e in translation.accepted]
+        return [(*destination(e, domain_of), e) for e in translation.accepted]
     topic = _registry_topic(letter.original_topic, prefix)
     if topic is None:
         raise ReplayInvalid(
@@ -111,6 +121,8 @@ def _revalidate(letter: DeadLetter, prefix: str) -> list[tuple[topics.Topic, str
         )
     headers = [(k, v.encode()) for k, v in letter.original_headers.items()]
     event = cloudevents.decode(topic, payload, headers).event
+    if isinstance(event, IngestEvent):
+        return [(*destination(event, domain_of), event)]
     return [(topic, str(getattr(event, topic.key)), event)]
 
 
@@ -188,6 +200,7 @@ async def replay(
     source: str | None = None,
     dry_run: bool = False,
     progress: Progress = lambda _: None,
+    domain_of: DomainOf = no_domains,
 ) -> ReplayReport:
     """Re-validate and re-publish every letter not replayed yet (of `source`, if given)."""
     letters, unreadable = await read_letters(bootstrap, prefix, source=source)
@@ -198,7 +211,7 @@ async def replay(
     batches: dict[topics.Topic, list[tuple[str, Contract]]] = defaultdict(list)
     for stored in pending:
         try:
-            produced = revalidate(stored.letter, prefix)
+            produced = revalidate(stored.letter, prefix, domain_of)
         except ReplayInvalid as exc:
             report.still_invalid += 1
             report.reasons.append(f"{stored.letter.source}: {exc}")

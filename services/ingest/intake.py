@@ -19,7 +19,14 @@ from fastapi import Request, Response
 
 from impactline.core import topics
 from impactline.core.contracts import Contract, DeadLetter, derived_id
-from impactline.ingest.adapters import AdapterError, IngestEvent, Translation, destination
+from impactline.ingest.adapters import (
+    AdapterError,
+    DomainOf,
+    IngestEvent,
+    Translation,
+    destination,
+    no_domains,
+)
 from impactline.ingest.body import adapter_problem, read_body, rejection_problem
 from impactline.ingest.config import IngestSettings
 from impactline.ingest.deadletters import http_dead_letters
@@ -54,6 +61,7 @@ class IngestState:
     recent: RecentIds
     prefix: str = ""
     clock: Clock = SYSTEM
+    domain_of: DomainOf = no_domains
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +207,7 @@ async def publish(
     fresh: list[tuple[str, str]] = []
     duplicates = 0
     for event in translation.accepted:
-        topic, key = destination(event)
+        topic, key = destination(event, state.domain_of)
         name = topic_name(topic, state.prefix)
         if state.recent.seen(name, event.id):
             duplicates += 1

@@ -24,7 +24,14 @@ from aiokafka.errors import KafkaError
 
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract, DeadLetter
-from impactline.ingest.adapters import AdapterError, IngestEvent, destination, native
+from impactline.ingest.adapters import (
+    AdapterError,
+    DomainOf,
+    IngestEvent,
+    destination,
+    native,
+    no_domains,
+)
 from impactline.ingest.adapters import cloudevents_http as ce
 from impactline.ingest.deadletters import source_name
 from impactline.ingest.sink import KafkaSink, SinkUnavailable
@@ -86,9 +93,11 @@ class RawInput:
         *,
         prefix: str = "",
         batch_size: int = 500,
+        domain_of: DomainOf = no_domains,
     ) -> None:
         self.sink = sink
         self.prefix = prefix
+        self.domain_of = domain_of
         self.topic = topic_name(topics.RAW, prefix)
         self.consumer = new_consumer(
             self.topic,
@@ -154,7 +163,7 @@ class RawInput:
                 log.exception("raw input: unexpected failure on offset %s", msg.offset)
                 letters.append(self._letter(f"cannot be processed: {type(exc).__name__}", msg))
                 continue
-            topic, key = destination(event)
+            topic, key = destination(event, self.domain_of)
             out[topic].append((key, event))
             carried = {
                 k: (v or b"").decode("utf-8", "replace")

@@ -29,6 +29,12 @@ class EventSink(Protocol):
     async def ready(self) -> bool: ...
 
 
+def subject_of(event: Contract, key: str) -> str:
+    """The CloudEvents subject: the CI or service the event is about (the partition key may be
+    its correlation domain)."""
+    return str(getattr(event, "ci_id", None) or getattr(event, "service_id", None) or key)
+
+
 async def put_all(
     sink: EventSink, batches: Mapping[topics.Topic, Sequence[tuple[str, Contract]]]
 ) -> None:
@@ -79,7 +85,11 @@ class KafkaSink:
                     if isinstance(event, DeadLetter):
                         extra.update(letter_headers(event))
                     value, message_headers = cloudevents.encode(
-                        topic, event, source=SOURCE, subject=key, extra_headers=extra
+                        topic,
+                        event,
+                        source=SOURCE,
+                        subject=subject_of(event, key),
+                        extra_headers=extra,
                     )
                     pending.append(
                         await send(name, value=value, key=key.encode(), headers=message_headers)

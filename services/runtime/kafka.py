@@ -41,8 +41,12 @@ def client_security(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def new_consumer(*topic_names: str, **options: Any) -> AIOKafkaConsumer:
-    """An AIOKafkaConsumer with the configured security options."""
-    return AIOKafkaConsumer(*topic_names, **{**client_security(), **options})
+    """An AIOKafkaConsumer with the configured security options that reads only committed
+    records: the stream workers write their outputs in transactions, and an output of an
+    aborted one must never be seen."""
+    return AIOKafkaConsumer(
+        *topic_names, **{"isolation_level": "read_committed", **client_security(), **options}
+    )
 
 
 def new_admin(
@@ -84,7 +88,9 @@ async def ensure_topics(
     default_partitions: int = 4,
     replication_factor: int = 1,
 ) -> None:
-    """Create the topics that do not exist yet, with the registry's partitions and compaction."""
+    """Create the topics that do not exist yet, with the registry's partitions and compaction,
+    and return once every partition of them has a leader: a client that produces to or reads
+    from a topic before then is refused (NotLeaderForPartition) and has to retry."""
     admin = new_admin(bootstrap)
     await admin.start()
     try:
@@ -106,8 +112,25 @@ async def ensure_topics(
                 if code not in (0, TopicAlreadyExistsError.errno):
                     raise RuntimeError(f"could not create topic {name}: error code {code}")
             log.info("created topics %s", ", ".join(n.name for n in new))
+            await _wait_for_leaders(admin, [n.name for n in new])
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 30.0
+) -> None:
+    async with asyncio.timeout(timeout_s):
+        while True:
+            described = await admin.describe_topics(names)
+            if all(
+                t["error_code"] == 0
+                and t["partitions"]
+                and all(p["leader"] >= 0 for p in t["partitions"])
+                for t in described
+            ):
+                return
+            await asyncio.sleep(0.05)
 
 
 def topic_configs(topic: topics.Topic) -> dict[str, str]:

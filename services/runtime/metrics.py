@@ -13,14 +13,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import faust
 from aiokafka import TopicPartition
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import start_http_server as _start_http_server
 
 from impactline.runtime.kafka import new_admin, new_consumer
-from impactline.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -81,19 +79,6 @@ def serve(port: int, host: str = "127.0.0.1") -> int:
     """Serve the process's metrics over HTTP in a thread; returns the port (for port 0)."""
     server, _ = _start_http_server(port, addr=host)
     return int(server.server_port)
-
-
-def worker_metrics(app: faust.App, settings: Settings) -> None:
-    """A stream worker's metrics endpoint and its consumer group's lag, when a port is set."""
-    if settings.metrics_port is None:
-        return
-    group = str(app.conf.id)
-
-    @app.task
-    async def metrics() -> None:
-        port = serve(settings.metrics_port or 0, settings.metrics_host)
-        log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)
-        await watch_lag(settings.require_kafka(), group)
 
 
 def instrument_http(app: FastAPI, service: str) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from impactline.core.eventtime import TimePolicy
 from impactline.runtime.clock import SystemClock
 from impactline.runtime.telemetry import EXPORTERS
 
@@ -154,11 +155,25 @@ class Settings(BaseSettings):
         validation_alias="IMPACTLINE_ACCRUAL_SECONDS",
         description="Period of accrual events while an impact is open (episode time).",
     )
-    tick_seconds: float = Field(
+    allowed_lateness_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        validation_alias="IMPACTLINE_ALLOWED_LATENESS_SECONDS",
+        description="How far behind the newest event of a partition an event may be and still "
+        "meet every timer of its key unfired (docs/correlation.md, Time).",
+    )
+    idle_after_seconds: float = Field(
         default=1.0,
-        gt=0,
-        validation_alias="IMPACTLINE_TICK_SECONDS",
-        description="How often stream workers run their timers (hold times, accrual).",
+        ge=0,
+        validation_alias="IMPACTLINE_IDLE_AFTER_SECONDS",
+        description="Silence after which a partition read to its end lets the wall clock move "
+        "its event time on.",
+    )
+    worker_id: str | None = Field(
+        default=None,
+        validation_alias="IMPACTLINE_WORKER_ID",
+        description="Stable name of a stream worker process (its transactional id); a restart "
+        "under the same name fences the previous one at once. Unset: host name and process id.",
     )
     xla_seconds: float = Field(
         default=10.0,
@@ -237,6 +252,13 @@ class Settings(BaseSettings):
 
     def slo_period_span(self) -> timedelta:
         return _duration(self.slo_period, "IMPACTLINE_SLO_PERIOD")
+
+    def time_policy(self) -> TimePolicy:
+        """Allowed lateness and idleness of the stream workers' watermarks."""
+        return TimePolicy(
+            allowed_lateness=timedelta(seconds=self.allowed_lateness_seconds),
+            idle_after=timedelta(seconds=self.idle_after_seconds),
+        )
 
     def clock(self) -> SystemClock:
         """The wall clock every part of this process reads (see `impactline.runtime.clock`)."""

@@ -104,7 +104,7 @@ async def start_system(
         supervisor.start("ingest", "serve", "ingest", "--port", str(ingest_port))
         for service, children in names.items():
             for name in children:
-                supervisor.start(name, "serve", service)
+                supervisor.start(name, "serve", service, "--worker-id", name)
         api_port = api_port or free_port(DEFAULT_API_PORT)
         supervisor.start("api", "serve", "api", "--port", str(api_port))
         url = f"http://127.0.0.1:{ingest_port}"
@@ -133,7 +133,7 @@ async def wait_ready(url: str, supervisor: Supervisor, timeout_s: float) -> None
             await asyncio.sleep(0.25)
 
 
-# What Faust logs once a worker has its partitions and its tables are restored.
+# What a stream worker logs once it has its partitions and their state is restored.
 WORKER_READY = "Worker ready"
 
 

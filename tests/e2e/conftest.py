@@ -87,7 +87,6 @@ async def e2e_settings(
             IMPACTLINE_TOPIC_PREFIX=f"{namespace}.",
             IMPACTLINE_CATALOG=f"{ROOT / 'deploy' / 'catalog'},{CONFIG / 'cascade-catalog.yaml'}",
             IMPACTLINE_CORRELATION_CONFIG=str(CONFIG / "correlation.yaml"),
-            IMPACTLINE_TICK_SECONDS="0.5",
             IMPACTLINE_ACCRUAL_SECONDS="2",
             IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
         )

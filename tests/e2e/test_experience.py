@@ -51,7 +51,6 @@ async def e2e_settings(
             IMPACTLINE_CATALOG=f"{ROOT / 'deploy' / 'catalog'},{CONFIG / 'cascade-catalog.yaml'}",
             IMPACTLINE_CORRELATION_CONFIG=str(CONFIG / "correlation.yaml"),
             IMPACTLINE_SCORING=str(scoring),
-            IMPACTLINE_TICK_SECONDS="0.5",
             IMPACTLINE_ACCRUAL_SECONDS="2",
             IMPACTLINE_XLA_SECONDS="1",
             IMPACTLINE_BURN_MIN_BAD_SECONDS="2",
@@ -85,7 +84,9 @@ async def test_unhappy_users_breach_the_xla_and_an_outage_burns_the_error_budget
                 "service_id": SERVICE,
                 "csat": 1,
                 "comment": "Terrible, the close is broken and I lost my work",
-                "time": (T0 - timedelta(minutes=2)).isoformat(),
+                # Both ratings at the same instant: the score is evaluated in event time, so the
+                # first evaluation after that instant sees both (docs/scoring.md, Time).
+                "time": (T0 - timedelta(minutes=1)).isoformat(),
             },
             {
                 "service_id": SERVICE,

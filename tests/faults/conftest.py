@@ -180,7 +180,6 @@ async def fault_settings(
             "IMPACTLINE_TOPIC_PREFIX": f"{namespace}.",
             "IMPACTLINE_CATALOG": str(catalog),
             "IMPACTLINE_CORRELATION_CONFIG": str(CONFIG / "correlation.yaml"),
-            "IMPACTLINE_TICK_SECONDS": "1",
             # Accruals depend on the wall clock and are not accounted: keep them rare.
             "IMPACTLINE_ACCRUAL_SECONDS": "3600",
             "IMPACTLINE_STATE_DIR": str(work_dir / "state"),

@@ -44,16 +44,11 @@ OVERSIZED_BYTES = 900 * 1024  # under the broker's 1 MiB limit, far over any con
 READERS: dict[topics.Topic, tuple[tuple[str, str], ...]] = {
     topics.TELEMETRY: (("impactline-correlate", "correlate"),),
     topics.CHANGES: (("impactline-correlate", "correlate"),),
-    topics.CI_STATE: (("impactline-correlate", "correlate"),),
-    topics.DOMAIN_CHANGES: (("impactline-correlate", "correlate"),),
     topics.INCIDENT_COMMANDS: (("impactline-correlate", "correlate"),),
-    topics.TICKS_CI: (("impactline-correlate", "correlate"),),
-    topics.TICKS_DOMAIN: (("impactline-correlate", "correlate"),),
     topics.SERVICE_HEALTH: (
         ("impactline-impact", "impact"),
         ("impactline-service-health", "api/service-health"),
     ),
-    topics.TICKS_IMPACT: (("impactline-impact", "impact"),),
     topics.FEEDBACK: (
         ("impactline-impact", "impact"),
         ("impactline-service-health", "api/service-health"),

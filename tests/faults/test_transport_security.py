@@ -5,12 +5,10 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-import faust
 import pytest
 
 from impactline.runtime.kafka import client_security, new_admin, new_consumer, new_producer
 from impactline.runtime.settings import Settings, SettingsError
-from impactline.runtime.streams import broker_credentials, create_stream_app
 
 PASSWORD = "s3cret-sasl-password"
 
@@ -28,7 +26,6 @@ def sasl(protocol: str = "SASL_SSL", **more: str) -> Settings:
 
 def test_plaintext_adds_no_options() -> None:
     assert client_security(Settings(KAFKA_SECURITY_PROTOCOL="PLAINTEXT")) == {}
-    assert broker_credentials(Settings(KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9092")) is None
 
 
 async def test_sasl_over_tls_configures_every_client(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,17 +52,16 @@ async def test_sasl_over_tls_configures_every_client(monkeypatch: pytest.MonkeyP
 
 
 def test_the_stream_workers_get_the_same_credentials() -> None:
-    credentials = broker_credentials(sasl())
-    assert isinstance(credentials, faust.SASLCredentials)
-    assert credentials.protocol.value == "SASL_SSL"
-    assert credentials.mechanism.value == "SCRAM-SHA-512"
-    assert credentials.password == PASSWORD
-    app = create_stream_app("t", sasl())
-    assert app.conf.broker_credentials.password == PASSWORD
-    assert PASSWORD not in repr(app.conf.broker_credentials)
+    from impactline.correlate.app import create_process
 
-    tls_only = broker_credentials(Settings(KAFKA_SECURITY_PROTOCOL="SSL"))
-    assert isinstance(tls_only, faust.SSLCredentials)
+    settings = sasl().model_copy(
+        update={"catalog_paths": [Path(__file__).parents[2] / "deploy" / "catalog"]}
+    )
+    worker = create_process(settings).worker  # builds the worker; connects to nothing
+    assert worker.security["security_protocol"] == "SASL_SSL"
+    assert worker.security["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert worker.security["sasl_plain_password"] == PASSWORD
+    assert PASSWORD not in repr(worker)
 
 
 def test_a_private_certificate_authority_can_be_given(tmp_path: Path) -> None:

@@ -5,12 +5,10 @@ Each test uses its own topics and groups, so the suite can share one broker with
 
 from __future__ import annotations
 
-import json
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable
-from pathlib import Path
 
-import faust
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -171,62 +169,99 @@ async def test_transactions_hide_aborted_records_from_read_committed(
     assert [r.value for r in records] == [b"committed", b"marker"]
 
 
-@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
-async def test_faust_agent_forwards_and_table_writes_its_changelog(
-    kafka_bootstrap: str,
-    admin: AIOKafkaAdminClient,
-    unique: Names,
-    tmp_path: Path,
-    guarantee: str,
+async def test_a_transaction_writes_record_batches_and_input_offsets_together(
+    kafka_bootstrap: str, admin: AIOKafkaAdminClient, unique: Names
 ) -> None:
-    app_id = unique("faust")
-    # As in the services, the project creates its topics; Faust declares only its internal ones.
+    """What a stream worker's turn relies on: outputs appended as whole record batches and
+    the consumed offsets, committed in one transaction."""
+    source, sink, group = unique("in"), unique("out"), unique("group")
     await admin.create_topics(
-        [NewTopic(f"{app_id}-{end}", num_partitions=1, replication_factor=1) for end in "io"]
+        [NewTopic(name, num_partitions=1, replication_factor=1) for name in (source, sink)]
     )
-    app = faust.App(
-        app_id,
-        broker=f"kafka://{kafka_bootstrap}",
-        store="memory://",
-        web_enabled=False,
-        topic_partitions=1,
-        topic_replication_factor=1,
-        datadir=str(tmp_path / "faust"),
-        processing_guarantee=guarantee,
-    )
-    source = app.topic(f"{app_id}-i", key_type=str, value_type=str)
-    sink = app.topic(f"{app_id}-o", key_type=str, value_type=str)
-    counts = app.Table("counts", default=int, partitions=1)
-
-    @app.agent(source)
-    async def shout(stream: faust.StreamT[str]) -> None:
-        async for ci_id, state in stream.items():
-            counts[ci_id] += 1
-            await sink.send(key=ci_id, value=state.upper())
-
-    # read_committed: under exactly_once the output shows only once Faust commits its transaction.
-    out, changelog = (
-        AIOKafkaConsumer(
-            bootstrap_servers=kafka_bootstrap,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-        )
-        for _ in range(2)
-    )
-    await app.start()
+    plain = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await plain.start()
     try:
-        await source.send(key="db-gl-01", value="down")
-        await out.start()
-        await changelog.start()
-        out.subscribe([sink.get_topic_name()])
-        (forwarded,) = await consume(out, 1)
-        assert forwarded.key == b"db-gl-01"  # Faust's default key serializer is raw
-        assert json.loads(forwarded.value) == "DOWN"
+        for n in range(3):
+            await plain.send_and_wait(source, f"input-{n}".encode())
+    finally:
+        await plain.stop()
 
-        changelog.subscribe([counts.changelog_topic.get_topic_name()])
-        (change,) = await consume(changelog, 1)
-        assert (json.loads(change.key), json.loads(change.value)) == ("db-gl-01", 1)
+    reader = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    worker = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=unique("w"))
+    await reader.start()
+    await worker.start()
+    try:
+        inputs = await consume(reader, 3)
+        async with worker.transaction():
+            batch = worker.create_batch()
+            for record in inputs:
+                batch.append(key=None, value=record.value.upper(), timestamp=None)
+            await worker.send_batch(batch, sink, partition=0)
+            tp = TopicPartition(source, 0)
+            await worker.send_offsets_to_transaction({tp: inputs[-1].offset + 1}, group)
+
+        async def committed() -> bool:
+            offsets = await admin.list_consumer_group_offsets(group)
+            return tp in offsets and offsets[tp].offset == 3
+
+        await wait_for(committed, timeout=DEADLINE_S, message="offsets committed with the batch")
+    finally:
+        await worker.stop()
+        await reader.stop()
+
+    out = AIOKafkaConsumer(
+        sink,
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    await out.start()
+    try:
+        written = await consume(out, 3)
     finally:
         await out.stop()
-        await changelog.stop()
-        await app.stop()
+    assert [r.value for r in written] == [b"INPUT-0", b"INPUT-1", b"INPUT-2"]
+
+
+async def test_a_restart_under_the_same_transactional_id_aborts_the_open_transaction(
+    kafka_bootstrap: str, admin: AIOKafkaAdminClient, unique: Names
+) -> None:
+    """A worker killed mid-transaction must not hold readers back: its successor (same worker
+    id) fences it, and what the dead one wrote is never read."""
+    sink, worker_id = unique("out"), unique("worker")
+    await admin.create_topics([NewTopic(sink, num_partitions=1, replication_factor=1)])
+    dead = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=worker_id)
+    await dead.start()
+    await dead.begin_transaction()
+    await dead.send_and_wait(sink, b"never committed")
+
+    successor = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=worker_id)
+    await successor.start()
+    try:
+        async with successor.transaction():
+            await successor.send_and_wait(sink, b"after the restart")
+    finally:
+        await successor.stop()
+        with contextlib.suppress(Exception):
+            await dead.stop()
+
+    out = AIOKafkaConsumer(
+        sink,
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    await out.start()
+    try:
+        (only,) = await consume(out, 1)
+        assert await out.getmany(timeout_ms=1000) == {}
+    finally:
+        await out.stop()
+    assert only.value == b"after the restart"

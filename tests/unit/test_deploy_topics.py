@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from impactline.cli.deploy import STREAM_TABLES, plan_topics, render_topics, resource_name
+from impactline.cli.deploy import plan_topics, render_topics, resource_name
 from impactline.cli.main import app
 from impactline.core import topics
 from impactline.runtime.settings import Settings
@@ -127,9 +127,9 @@ def test_the_schema_rejects_what_strimzi_rejects() -> None:
             jsonschema.validate(broken, KAFKA_TOPIC_SCHEMA)
 
 
-def test_faust_internal_topics_are_those_the_workers_create() -> None:
-    from impactline.correlate.app import create_app as correlate_app
-    from impactline.impact.app import create_app as impact_app
+def test_the_state_topics_are_those_the_workers_write() -> None:
+    from impactline.correlate.app import create_process as correlate
+    from impactline.impact.app import create_process as impact
 
     settings = Settings(
         kafka_bootstrap_servers="127.0.0.1:1",
@@ -137,14 +137,12 @@ def test_faust_internal_topics_are_those_the_workers_create() -> None:
         IMPACTLINE_CATALOG=str(ROOT / "deploy" / "catalog"),
         IMPACTLINE_TOPIC_PREFIX="p.",
     )
-    planned = {p.name for p in plan_topics(prefix="p.")}
-    for service, create in (("correlate", correlate_app), ("impact", impact_app)):
-        faust_app = create(settings)  # builds the app; connects to nothing
-        tables = tuple(faust_app.tables)
-        assert set(tables) == set(STREAM_TABLES[service]), service
-        for table in faust_app.tables.values():
-            assert table.changelog_topic.get_topic_name() in planned
-        assert f"{faust_app.conf.id}-__assignor-__leader" in planned
+    planned = {p.name: p for p in plan_topics(prefix="p.")}
+    for create in (correlate, impact):
+        worker = create(settings).worker  # builds the process; connects to nothing
+        assert planned[worker.state_topic].config == {"cleanup.policy": "compact"}
+        for topic in worker.stage.inputs:
+            assert f"p.{topic.name}" in planned
 
 
 def test_options_change_replicas_cluster_prefix_and_partitions() -> None:

@@ -53,7 +53,7 @@ def changes(
             cause_event_id=f"telemetry-{n}",
             catalog_version=1,
         )
-        state = record_health(state, event, when, POLICY)
+        state = record_health(state, event, POLICY)
     return state
 
 

@@ -57,7 +57,7 @@ def health(state: State, when: datetime) -> ServiceHealthEvent:
 def history(*changes: tuple[State, datetime], policy: ExperiencePolicy = POLICY):
     state = ExperienceState("financial-close")
     for new_state, when in changes:
-        state = record_health(state, health(new_state, when), when, policy)
+        state = record_health(state, health(new_state, when), policy)
     return state
 
 
@@ -150,7 +150,7 @@ def test_state_round_trips_through_plain_json():
     feedback = FeedbackEvent(
         id="fb-1", service_id="financial-close", time=at(10, 50), csat=2, comment="slow again"
     )
-    state = record_feedback(state, feedback, at(10, 50), POLICY)
+    state = record_feedback(state, feedback, POLICY)
     copy = ExperienceState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert copy == state
     assert evaluate(copy, at(11), PROFILE, POLICY) == evaluate(state, at(11), PROFILE, POLICY)
@@ -160,7 +160,7 @@ def test_a_stored_state_of_another_format_is_refused_with_what_to_do():
     with pytest.raises(ExperienceStateError, match=r"format 99.*Delete the entry"):
         ExperienceState.from_dict({"v": 99, "service_id": "financial-close"})
     with pytest.raises(ExperienceStateError, match="damaged"):
-        ExperienceState.from_dict({"v": 1, "service_id": "financial-close"})
+        ExperienceState.from_dict({"v": 2, "service_id": "financial-close"})
 
 
 def test_events_of_another_service_are_refused():
@@ -168,7 +168,7 @@ def test_events_of_another_service_are_refused():
         **{**health(State.DOWN, at(10)).model_dump(), "service_id": "payroll"}
     )
     with pytest.raises(ValueError, match="one state per business service"):
-        record_health(ExperienceState("financial-close"), other, at(10), POLICY)
+        record_health(ExperienceState("financial-close"), other, POLICY)
 
 
 def test_policy_errors_name_the_knob():
@@ -187,17 +187,18 @@ def test_window_names():
     assert span_phrase(timedelta(minutes=5)) == "5 min"
 
 
-def test_feedback_sets_the_clock_only_of_a_service_without_health_history():
-    wall = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+def test_feedback_moves_the_time_only_of_a_service_without_health_history():
     survey = FeedbackEvent(id="fb-1", service_id="financial-close", time=at(10), csat=4)
-    alone = record_feedback(ExperienceState("financial-close"), survey, wall, POLICY)
-    # a replayed survey of 12 November is scored in 12 November time
-    assert alone.service_time(wall + timedelta(minutes=1)) == at(10, 1)
+    alone = record_feedback(ExperienceState("financial-close"), survey, POLICY)
+    # a survey of 12 November is scored in 12 November time, never before it
+    assert alone.time_at(at(9)) == at(10)
+    assert alone.time_at(at(10, 1)) == at(10, 1)
 
-    monitored = history((State.DOWN, at(10)))  # received when stamped: offset 0
+    monitored = history((State.DOWN, at(10)))
     skewed = FeedbackEvent(
         id="fb-2", service_id="financial-close", time=at(10, day=12) + timedelta(days=365), csat=1
     )
-    monitored = record_feedback(monitored, skewed, at(10, 5), POLICY)
-    assert monitored.service_time(at(10, 6)) == at(10, 6)
+    monitored = record_feedback(monitored, skewed, POLICY)
+    # a rating stamped a year ahead does not drag a monitored service's time with it
+    assert monitored.time_at(at(10, 6)) == at(10, 6)
     assert availability(monitored, at(10, 6))["PT1H"] == pytest.approx(1 - 360 / 3600)

@@ -64,7 +64,7 @@ def degraded_between(start: datetime, end: datetime, policy: ExperiencePolicy) -
             cause_event_id=f"telemetry-{n}",
             catalog_version=1,
         )
-        state = record_health(state, event, when, policy)
+        state = record_health(state, event, policy)
     return state
 
 
@@ -105,7 +105,7 @@ def rated(
             csat=rating,
             comment=comment,
         )
-        state = record_feedback(state, feedback, when, policy)
+        state = record_feedback(state, feedback, policy)
     return state
 
 
@@ -256,8 +256,8 @@ def test_impact_minutes_are_counted_once_per_episode():
 def test_redelivered_feedback_is_counted_once():
     feedback = FeedbackEvent(id="survey-1", service_id="financial-close", time=at(11), csat=1)
     state = ExperienceState("financial-close")
-    state = record_feedback(state, feedback, at(11), MONTH)
-    state = record_feedback(state, feedback, at(11), MONTH)
+    state = record_feedback(state, feedback, MONTH)
+    state = record_feedback(state, feedback, MONTH)
     state = rated(state, 5, when=at(11))
     [scored] = evaluate(state, at(12), PROFILE, MONTH).scores
     assert scored.signals.csat == pytest.approx(3.0)

@@ -49,7 +49,7 @@ def latency_critical(at: datetime) -> ServiceHealthEvent:
 
 
 def opened(impact: ImpactEngine, at: datetime) -> Step:
-    return impact.on_health(None, latency_critical(at), received_at=at)
+    return impact.on_health(None, latency_critical(at))
 
 
 def test_month_end_close_is_p1_with_high_visibility():
@@ -97,4 +97,4 @@ def test_mid_month_is_p3_without_high_visibility():
     assert step.impacts[0].topics == ("impact.all", "impact.finance")
     # both accrue live while open: 10 minutes at 106.125
     later = engine().on_tick(step.state, at + timedelta(minutes=10))
-    assert later.impacts[0].event.business_impact_minutes == pytest.approx(1061.25)
+    assert later.impacts[-1].event.business_impact_minutes == pytest.approx(1061.25)

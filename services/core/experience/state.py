@@ -6,16 +6,16 @@ Besides the timeline it remembers what was last reported (breach state and perio
 XLA window, the priority of each open burn-rate alert) so that reports are events, not a
 repetition on every tick.
 
-Time: like the impact engine, the state keeps `clock_offset = event time - received_at` of its
-latest health event (of its latest feedback while it has no health history) and is evaluated in
-service time, `wall clock + clock_offset`, which never goes backwards (`seen_until`).
+Time: everything is in event time. `seen_until` is the newest event time the state has taken
+(of health events; of feedback while it has no health history); the shell evaluates the state
+at its partition's watermark, never earlier than `seen_until` (docs/scoring.md, "Time").
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from impactline.core.contracts import FeedbackEvent, ImpactEvent, ImpactReason, ServiceHealthEvent
@@ -23,7 +23,7 @@ from impactline.core.experience.policy import ExperiencePolicy
 from impactline.core.experience.timeline import Bucket, Timeline
 from impactline.core.scoring.sentiment import comment_sentiment
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 # Feedback ids remembered to drop a redelivered message; redelivery only replays the last few.
 RECENT_FEEDBACK = 64
 # Open impact episodes of one service whose minutes are followed; one is open at a time.
@@ -38,7 +38,6 @@ class ExperienceStateError(ValueError):
 class ExperienceState:
     service_id: str
     timeline: Timeline = field(default_factory=Timeline)
-    clock_offset: timedelta = timedelta(0)
     seen_until: datetime | None = None
     episode_minutes: Mapping[str, float] = field(default_factory=dict)
     recent_feedback: tuple[str, ...] = ()
@@ -48,9 +47,9 @@ class ExperienceState:
         default_factory=dict
     )  # rule key -> priority of the open alert
 
-    def service_time(self, wall: datetime) -> datetime:
-        """The instant a wall-clock instant stands for, never before what was already seen."""
-        at = _utc(wall) + self.clock_offset
+    def time_at(self, watermark: datetime) -> datetime:
+        """The instant to evaluate at for `watermark`: never before what was already seen."""
+        at = _utc(watermark)
         return at if self.seen_until is None else max(at, self.seen_until)
 
     def idle(self, now: datetime, policy: ExperiencePolicy) -> bool:
@@ -68,7 +67,6 @@ class ExperienceState:
             "v": STATE_FORMAT,
             "service_id": self.service_id,
             "timeline": self.timeline.to_dict(),
-            "clock_offset_s": self.clock_offset.total_seconds(),
             "seen_until": None if self.seen_until is None else self.seen_until.isoformat(),
             "episode_minutes": dict(self.episode_minutes),
             "recent_feedback": list(self.recent_feedback),
@@ -94,7 +92,6 @@ class ExperienceState:
             return cls(
                 service_id=str(data["service_id"]),
                 timeline=Timeline.from_dict(data["timeline"]),
-                clock_offset=timedelta(seconds=float(data["clock_offset_s"])),
                 seen_until=None if seen is None else _utc(datetime.fromisoformat(seen)),
                 episode_minutes={str(k): float(v) for k, v in data["episode_minutes"].items()},
                 recent_feedback=tuple(str(i) for i in data["recent_feedback"]),
@@ -110,25 +107,18 @@ class ExperienceState:
 
 
 def record_health(
-    state: ExperienceState,
-    health: ServiceHealthEvent,
-    received_at: datetime,
-    policy: ExperiencePolicy,
+    state: ExperienceState, health: ServiceHealthEvent, policy: ExperiencePolicy
 ) -> ExperienceState:
     """The service changed state at the event's time."""
     _same_service(state, health.service_id)
     at = _utc(health.time)
-    state = _clocked(state, at, received_at)
     now = _later(state.seen_until, at)
     timeline = state.timeline.changed_to(health.state, at, now, policy).compacted(now, policy)
     return replace(state, timeline=timeline, seen_until=now)
 
 
 def record_feedback(
-    state: ExperienceState,
-    feedback: FeedbackEvent,
-    received_at: datetime,
-    policy: ExperiencePolicy,
+    state: ExperienceState, feedback: FeedbackEvent, policy: ExperiencePolicy
 ) -> ExperienceState:
     """A rating and/or a comment; the comment is scored for sentiment once, here."""
     _same_service(state, feedback.service_id)
@@ -136,9 +126,9 @@ def record_feedback(
         return state
     at = _utc(feedback.time)
     if state.timeline.since is None:
-        # Only a service without health history takes its clock from feedback: user-submitted
-        # time stamps are less trustworthy than the pipeline's, and the clock never goes back.
-        state = replace(_clocked(state, at, received_at), seen_until=_later(state.seen_until, at))
+        # Only a service without health history takes its time from feedback: user-submitted
+        # time stamps are less trustworthy than the pipeline's, and the time never goes back.
+        state = replace(state, seen_until=_later(state.seen_until, at))
     content = Bucket()
     if feedback.csat is not None:
         content = content + Bucket(csat_sum=float(feedback.csat), csat_count=1.0)
@@ -177,10 +167,6 @@ def record_impact(
 def compacted(state: ExperienceState, now: datetime, policy: ExperiencePolicy) -> ExperienceState:
     timeline = state.timeline.compacted(now, policy)
     return state if timeline is state.timeline else replace(state, timeline=timeline)
-
-
-def _clocked(state: ExperienceState, at: datetime, received_at: datetime) -> ExperienceState:
-    return replace(state, clock_offset=at - _utc(received_at))
 
 
 def _later(seen: datetime | None, at: datetime) -> datetime:

@@ -5,9 +5,9 @@ business service (a keyed table in the streaming shell) and hands it to `on_heal
 `on_tick`, which return a `Step` with the new state and the events to publish. Everything here
 is pure; the catalog, calendars and configuration are swapped with `use`.
 
-Time: events carry their observation time, which in replays and scenarios may be far from the
-wall clock. An episode keeps `clock_offset = event time - received_at` of its latest health event
-and `on_tick(now_wall)` works in episode time, `now_wall + clock_offset`.
+Time: everything is event time. Health events carry the time of their cause; `on_tick(now)`
+is called with the watermark of the partition that holds the episode (docs/scoring.md,
+"Time"), so the same events give the same impact events live, replayed or late.
 """
 
 from __future__ import annotations
@@ -45,6 +45,11 @@ from impactline.core.scoring import DEFAULT_CONFIG, ImpactAccrual, ScoringConfig
 from impactline.core.states import State
 
 DEFAULT_ACCRUAL_PERIOD = timedelta(seconds=60)
+BurnRate = float | Callable[[datetime], float | None] | None
+"""The error-budget burn of a service (None: no evidence), or how to read it at an instant."""
+MAX_ACCRUALS_PER_STEP = 1440
+"""Accrual events one call emits at most (a day of minutes); past that, the watermark jumped
+far ahead and the minutes in between are accrued into the last one."""
 
 
 class UnknownService(LookupError):
@@ -131,13 +136,14 @@ class ImpactEngine:
         self,
         state: EpisodeState | None,
         health: ServiceHealthEvent,
-        received_at: datetime,
-        burn_rate: float | None = None,
+        burn_rate: BurnRate = None,
     ) -> Step:
         """A business service changed state. `state` is the service's open episode, if any;
-        `received_at` is the wall-clock time the event was taken from the topic; `burn_rate`
-        is the service's error-budget burn at the event's time (None: no evidence), which
-        raises the urgency of what is reported."""
+        `burn_rate` is the service's error-budget burn at the event's time (None: no
+        evidence), which raises the urgency of what is reported.
+
+        Call `on_tick(state, health.time)` first, so the episode's own timers due before the
+        event fire before it, as they would have live."""
         view = self.view(health.service_id)
         if view is None:
             raise UnknownService(
@@ -150,13 +156,12 @@ class ImpactEngine:
                 f"episode {state.episode_id} belongs to {state.service_id!r}, not to "
                 f"{health.service_id!r}: episode state must be kept per business service"
             )
-        at = _utc(health.time)
-        offset = at - _utc(require_aware(received_at, "received_at"))
+        at = _utc(require_aware(health.time, "health.time"))
         out = _Outputs()
         if state is None:
             if health.state is State.OK:
                 return Step(None)
-            episode = self._start(view, health, offset)
+            episode = self._start(view, health)
             return out.step(
                 self._report(
                     episode, view, at, ImpactReason.STATE_CHANGE, health.id, out, burn_rate
@@ -166,7 +171,6 @@ class ImpactEngine:
             return Step(state)
         episode = replace(
             state,
-            clock_offset=offset,
             last_health_id=health.id,
             incident_id=state.incident_id or health.incident_id,
         )
@@ -189,25 +193,24 @@ class ImpactEngine:
             self._report(episode, view, at, ImpactReason.STATE_CHANGE, health.id, out, burn_rate)
         )
 
-    def on_tick(
-        self, state: EpisodeState, now_wall: datetime, burn_rate: float | None = None
-    ) -> Step:
-        """Bring an open episode up to `now_wall` (wall clock): a weight-change event at every
-        calendar boundary passed, then at most one accrual event, at the latest multiple of
-        `accrual_period` since the episode started. `burn_rate` is the error-budget burn at
-        the episode time of `now_wall`; a change of priority it causes shows at the next
-        event."""
-        target = state.episode_time(require_aware(now_wall, "now_wall"))
+    def on_tick(self, state: EpisodeState, now: datetime, burn_rate: BurnRate = None) -> Step:
+        """Bring an open episode up to `now` (event time, the watermark): in time order, a
+        weight-change event at every calendar boundary passed and an accrual event at every
+        multiple of `accrual_period` since the episode started. `burn_rate` gives the
+        error-budget burn at the instant of each event emitted (a number: the same for all)."""
+        target = _utc(require_aware(now, "now"))
         view = self.view(state.service_id)
         if view is None:
             return self._orphaned(state, max(target, state.updated_at))
         if target <= state.updated_at:
             return Step(state)
         out = _Outputs()
-        episode = self._walk(state, view, target, out, burn_rate)
-        sequence = (target - episode.started_at) // self.accrual_period
-        if sequence > episode.accrual_seq:
+        episode = state
+        last = (target - episode.started_at) // self.accrual_period
+        first = max(episode.accrual_seq + 1, last - MAX_ACCRUALS_PER_STEP + 1)
+        for sequence in range(first, last + 1):
             point = episode.started_at + sequence * self.accrual_period
+            episode = self._walk(episode, view, point, out, burn_rate)
             # A point at or before the last event is already covered by that event's figures.
             if point > episode.updated_at:
                 episode = self._accrue(episode, view, point)
@@ -215,12 +218,13 @@ class ImpactEngine:
                     episode, view, point, ImpactReason.ACCRUAL, str(sequence), out, burn_rate
                 )
             episode = replace(episode, accrual_seq=sequence)
+        episode = self._walk(episode, view, target, out, burn_rate)
         return out.step(episode)
 
     def next_due(self, state: EpisodeState) -> datetime:
-        """The wall-clock instant from which `on_tick` has something to do for `state`: its next
-        accrual point, or an earlier calendar boundary that changes its weight (now, when the
-        service left the catalog). Ticks before then change nothing."""
+        """The instant (event time) from which `on_tick` has something to do for `state`: its
+        next accrual point, or an earlier calendar boundary that changes its weight (now, when
+        the service left the catalog). Watermarks before then change nothing."""
         due = state.started_at + (state.accrual_seq + 1) * self.accrual_period
         view = self.view(state.service_id)
         if view is None:
@@ -235,7 +239,7 @@ class ImpactEngine:
                     due = change
                     break
                 cursor = change
-        return _utc(due - state.clock_offset)
+        return _utc(due)
 
     def on_incident(self, state: EpisodeState, incident: IncidentEvent) -> EpisodeState:
         """Remember the first correlated incident that lists the episode's service; later
@@ -248,9 +252,7 @@ class ImpactEngine:
         calendar = self.calendars.get(service.calendar) if service.calendar else None
         return ServiceView(service, self._profiles(service), calendar)
 
-    def _start(
-        self, view: ServiceView, health: ServiceHealthEvent, offset: timedelta
-    ) -> EpisodeState:
+    def _start(self, view: ServiceView, health: ServiceHealthEvent) -> EpisodeState:
         at = _utc(health.time)
         return EpisodeState(
             episode_id=derived_id(health.service_id, health.cause_event_id),
@@ -262,7 +264,6 @@ class ImpactEngine:
             correlation_domain=health.correlation_domain,
             owner_team=self._owner_team(view, health.cause_ci_id),
             accrual=ImpactAccrual.start(at),
-            clock_offset=offset,
             last_health_id=health.id,
             incident_id=health.incident_id,
         )
@@ -282,7 +283,7 @@ class ImpactEngine:
         view: ServiceView,
         until: datetime,
         out: _Outputs,
-        burn_rate: float | None = None,
+        burn_rate: BurnRate = None,
     ) -> EpisodeState:
         """Emit a weight-change event at each calendar boundary in (last event, until] where
         the calendar context changes, the accrual split exactly there."""
@@ -320,11 +321,12 @@ class ImpactEngine:
         reason: ImpactReason,
         key: str,
         out: _Outputs,
-        burn_rate: float | None = None,
+        burn_rate: BurnRate = None,
     ) -> EpisodeState:
         """Emit the impact event of `episode` at `at` (its accrual already advanced there) and
         raise or update the alert and the ITSM record when the priority moved."""
-        reading = read(view, episode.state, at, self.config, burn_rate)
+        burn = burn_rate(at) if callable(burn_rate) else burn_rate
+        reading = read(view, episode.state, at, self.config, burn)
         episode = self._route(episode, view, reading, reason, key, out)
         return self._notify(episode, view, reading, out)
 

@@ -7,13 +7,13 @@ mapping of plain JSON types (`to_dict`) and back (`from_dict`), so a keyed table
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from impactline.core.scoring import ImpactAccrual
 from impactline.core.states import State
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 """Bumped when the stored layout changes incompatibly; older layouts are refused by name."""
 
 
@@ -44,10 +44,9 @@ class Notice:
 class EpisodeState:
     """Everything the engine needs to continue an episode.
 
-    `clock_offset` is event time minus wall time when the last health event was received: the
-    engine works in episode time, `wall clock + clock_offset`, so replays and scenarios stamped
-    days away from today accrue in their own time. `accrual.updated_at` is the episode time of
-    the last impact event emitted. `notice` is what the open alert and ITSM record last said
+    Every instant is event time: `accrual.updated_at` is the time of the last impact event
+    emitted, and the engine is moved on by the watermark of the partition that holds the
+    episode (docs/scoring.md, "Time"). `notice` is what the open alert and ITSM record last said
     (None: neither is open); `notices_sent` numbers their events. `topics` lists every topic
     the episode's impact events have gone to, so its later events (the recovery included)
     reach the same subscribers.
@@ -62,7 +61,6 @@ class EpisodeState:
     correlation_domain: str
     owner_team: str
     accrual: ImpactAccrual
-    clock_offset: timedelta = timedelta(0)
     incident_id: str | None = None
     calendar: CalendarMark | None = None
     priority: str | None = None
@@ -79,10 +77,6 @@ class EpisodeState:
     @property
     def impact_minutes(self) -> float:
         return self.accrual.impact_minutes
-
-    def episode_time(self, wall: datetime) -> datetime:
-        """The episode-time instant that a wall-clock instant stands for."""
-        return _utc(wall + self.clock_offset)
 
     def to_dict(self) -> dict[str, Any]:
         accrual = self.accrual
@@ -104,7 +98,6 @@ class EpisodeState:
                 "last_rate": accrual.last_rate,
                 "peak_rate": accrual.peak_rate,
             },
-            "clock_offset_s": self.clock_offset.total_seconds(),
             "incident_id": self.incident_id,
             "calendar": None
             if mark is None
@@ -162,7 +155,6 @@ class EpisodeState:
                 last_rate=accrual.number("last_rate"),
                 peak_rate=accrual.number("peak_rate"),
             ),
-            clock_offset=timedelta(seconds=reader.number("clock_offset_s")),
             incident_id=reader.optional_text("incident_id"),
             calendar=None if mark is None else _mark(_Reader(mark, "calendar.")),
             priority=reader.optional_text("priority"),

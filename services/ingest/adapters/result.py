@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -21,10 +22,25 @@ _TOPICS: dict[type[IngestEvent], topics.Topic] = {
 }
 
 
-def destination(event: IngestEvent) -> tuple[topics.Topic, str]:
-    """The topic an event is published on and its partition key (CI id or service id)."""
+DomainOf = Callable[[str], str | None]
+"""The correlation domain of a CI id in the current catalog, None for an unknown CI."""
+
+
+def no_domains(_: str) -> str | None:
+    return None
+
+
+def destination(event: IngestEvent, domain_of: DomainOf = no_domains) -> tuple[topics.Topic, str]:
+    """The topic an event is published on and its partition key.
+
+    Telemetry and change records are keyed by the correlation domain of their CI, so correlate
+    finds every CI of a domain in one partition; a CI the catalog does not know is keyed by its
+    own id (correlate dead-letters it with the reason). Feedback is keyed by service id.
+    """
     topic = _TOPICS[type(event)]
-    return topic, str(getattr(event, topic.key))
+    if isinstance(event, FeedbackEvent):
+        return topic, event.service_id
+    return topic, domain_of(event.ci_id) or event.ci_id
 
 
 @dataclass(slots=True)
