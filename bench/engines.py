@@ -1,8 +1,9 @@
 """The pure cores alone, in this process: what one event costs before any I/O.
 
-The same load as the system benchmarks (CIs toggled down and up), fed straight into
-`CorrelationEngine` and `ImpactEngine`, plus the state round trips the stream workers add
-around them (their tables hold plain dicts, so every event decodes and encodes its state).
+The same load as the system benchmarks (CIs toggled down and up), fed straight into the
+engines (`CorrelationEngine`, `ImpactEngine`) and into the processors the stream workers run
+around them (`CorrelationProcessor`, `ImpactProcessor`: output events built, state changes
+noted), plus encoding the changed state once per batch as the workers store it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from bench.harness import BENCH_CORRELATION, ROOT
 from bench.workload import Target
 from impactline.core.calendar import load_calendars
@@ -18,13 +21,20 @@ from impactline.core.catalog import Catalog
 from impactline.core.contracts import ServiceHealthEvent, TelemetryEvent, derived_id
 from impactline.core.correlation import CorrelationConfig, CorrelationContext, Suppressions
 from impactline.core.correlation.engine import CorrelationEngine
+from impactline.core.correlation.processor import CorrelationProcessor
+from impactline.core.experience import ExperiencePolicy
 from impactline.core.impact import (
     EpisodeState,
     ImpactEngine,
     load_routing_rules,
     load_scoring_config,
 )
+from impactline.core.impact.processor import ImpactProcessor
 from impactline.core.states import State
+from impactline.core.topics import SERVICE_HEALTH, TELEMETRY
+
+BATCH = 500
+"""Input records per batch, as a worker under load reads them."""
 
 START = datetime(2026, 11, 12, 10, 0, tzinfo=UTC)
 
@@ -82,6 +92,14 @@ def correlation_costs(catalog: Catalog, targets: list[Target], n: int) -> dict[s
     context = CorrelationContext(catalog.graph, config, Suppressions())
     engine = CorrelationEngine(context)
     events = telemetry(targets, n)
+    processor = CorrelationProcessor(context, 1)
+    started = time.perf_counter()
+    outputs = 0
+    for first in range(0, n, BATCH):
+        for event in events[first : first + BATCH]:
+            outputs += len(processor.handle(TELEMETRY, event))
+        orjson.dumps(processor.take_dirty())
+    processor_s = time.perf_counter() - started
     started = time.perf_counter()
     changes = 0
     for event in events:
@@ -105,6 +123,9 @@ def correlation_costs(catalog: Catalog, targets: list[Target], n: int) -> dict[s
         "event_us": engine_s / n * 1e6,
         "tracker_round_trip_us": tracker_s * 1e6,
         "domain_encode_us": domain_s * 1e6,
+        "processor_events_per_s": n / processor_s,
+        "processor_event_us": processor_s / n * 1e6,
+        "processor_outputs": outputs,
     }
 
 
@@ -122,12 +143,19 @@ def impact_costs(catalog: Catalog, targets: list[Target], n: int) -> dict[str, A
     """on_health events/s, on_tick cost per open episode, and the episode round trip."""
     engine = impact_engine(catalog)
     events = health_events(targets, n)
+    processor = ImpactProcessor(engine, ExperiencePolicy(), timedelta(seconds=10))
+    started = time.perf_counter()
+    processor_outputs = 0
+    for first in range(0, n, BATCH):
+        for event in events[first : first + BATCH]:
+            processor_outputs += len(processor.handle(SERVICE_HEALTH, event))
+        orjson.dumps(processor.take_dirty())
+    processor_s = time.perf_counter() - started
     episodes: dict[str, EpisodeState | None] = {}
-    received = START
     outputs = 0
     started = time.perf_counter()
     for event in events:
-        step = engine.on_health(episodes.get(event.service_id), event, received)
+        step = engine.on_health(episodes.get(event.service_id), event)
         episodes[event.service_id] = step.state
         outputs += len(step.impacts) + len(step.alerts) + len(step.itsm)
     health_s = time.perf_counter() - started
@@ -148,7 +176,6 @@ def impact_costs(catalog: Catalog, targets: list[Target], n: int) -> dict[str, A
                 cause_event_id=f"open{i}",
                 catalog_version=0,
             ),
-            START + timedelta(seconds=10),
         )
         if step.state is not None:
             open_episodes.append(step.state)
@@ -171,4 +198,7 @@ def impact_costs(catalog: Catalog, targets: list[Target], n: int) -> dict[str, A
         "open_episodes": len(open_episodes),
         "tick_per_episode_us": tick_s * 1e6,
         "episode_round_trip_us": round_trip_s * 1e6,
+        "processor_events_per_s": n / processor_s,
+        "processor_event_us": processor_s / n * 1e6,
+        "processor_outputs": processor_outputs,
     }

@@ -18,6 +18,7 @@ from bench import (
     bench_pipeline,
     bench_scale,
     bench_stages,
+    bench_storm,
     scripts,
 )
 from bench.environment import describe
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "ceiling": bench_ceiling.run,
     "pipeline": bench_pipeline.run,
     "stages": bench_stages.run,
+    "storm": bench_storm.run,
     "scale": bench_scale.run,
     "peer": bench_peer.run,
     "catalog": scripts.catalog,
