@@ -76,7 +76,9 @@ class CorrelateWorker:
         holder.on_switch(self._switch)
 
     def _context(self, current: CatalogVersion) -> CorrelationContext:
-        return CorrelationContext(current.graph, self.config, self.suppressions)
+        return CorrelationContext(
+            current.graph, self.config, self.suppressions, catalog_version=current.version
+        )
 
     def _switch(self, current: CatalogVersion) -> None:
         self.context = self._context(current)
@@ -177,12 +179,10 @@ class CorrelateWorker:
         if self._replayed(change.correlation_domain, change.id):
             return
         correlator = self._correlator(change.correlation_domain)
-        health = correlator.service_health(self.context)
-        affected = self.context.graph.services_affected_by(change.ci_id)
-        before = {s: health.state_of(s) for s in affected}
         result = correlator.apply(change, self.context)
         await self._publish_incidents(result.events)
         note = result.annotation
+        assert note is not None  # every CI change is annotated
         annotation = CIAnnotation(
             id=derived_id(change.id, "annotation"),
             ci_id=note.ci_id,
@@ -200,25 +200,7 @@ class CorrelateWorker:
             key=change.correlation_domain,
             registry=topics.CI_ANNOTATIONS,
         )
-        for service_id in sorted(affected):
-            state = health.state_of(service_id)
-            if state == before[service_id]:
-                continue
-            event = ServiceHealthEvent(
-                id=derived_id(change.cause_event_id, service_id, state.value),
-                service_id=service_id,
-                state=state,
-                previous_state=before[service_id],
-                time=change.time,
-                correlation_domain=change.correlation_domain,
-                cause_ci_id=change.ci_id,
-                cause_event_id=change.cause_event_id,
-                incident_id=note.incident_id,
-                catalog_version=self.holder.current.version,
-            )
-            await self.io.send(
-                topics.SERVICE_HEALTH, event, key=service_id, registry=topics.SERVICE_HEALTH
-            )
+        await self._publish_health(result.health)
         # Stored only once every output is durable (see on_telemetry).
         await self._store(correlator, change.id)
 
@@ -237,16 +219,17 @@ class CorrelateWorker:
         correlator = self._correlator(command.correlation_domain)
         try:
             if command.action is IncidentCommandAction.ACKNOWLEDGE:
-                events = correlator.acknowledge(
+                result = correlator.acknowledge(
                     command.incident_id, command.time, self.context, command.id
                 )
             else:
-                events = correlator.resolve(
+                result = correlator.resolve(
                     command.incident_id, command.time, self.context, command.id
                 )
         except (IncidentNotFound, IncidentCommandRejected) as exc:
             raise Rejected(f"{command.action.value} {command.incident_id}: {exc}") from None
-        await self._publish_incidents(events)
+        await self._publish_incidents(result.events)
+        await self._publish_health(result.health)
         await self._store(correlator, command.id)
 
     async def on_domain_tick(self, tick: Tick, partition: int) -> None:
@@ -256,12 +239,20 @@ class CorrelateWorker:
             due = correlator.next_deadline(self.context)
             if due is None or due > now:
                 continue
-            events = correlator.tick(now, self.context)
-            await self._publish_incidents(events)
+            result = correlator.tick(now, self.context)
+            await self._publish_incidents(result.events)
+            await self._publish_health(result.health)
             await self._store(correlator)
 
     async def _publish_incidents(self, events: list[IncidentEvent]) -> None:
         for event in events:
             await self.io.send(
                 topics.INCIDENTS, event, key=event.incident_id, registry=topics.INCIDENTS
+            )
+
+    async def _publish_health(self, events: list[ServiceHealthEvent]) -> None:
+        # State changes and re-attributions, keyed by service like every health event.
+        for event in events:
+            await self.io.send(
+                topics.SERVICE_HEALTH, event, key=event.service_id, registry=topics.SERVICE_HEALTH
             )

@@ -81,7 +81,7 @@ def create_app(
     # owns the service's experience state.
     @app.agent(io.topic(topics.FEEDBACK), name="impact.feedback")
     async def on_feedback(stream: faust.StreamT) -> None:
-        await io.consume(topics.FEEDBACK, stream, experience.on_feedback, "impact feedback")
+        await io.consume(topics.FEEDBACK, stream, worker.on_feedback, "impact feedback")
 
     start_ticks(app, io, [topics.TICKS_IMPACT], settings.tick_seconds)
 

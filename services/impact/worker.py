@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from impactline.core import topics
-from impactline.core.contracts import ServiceHealthEvent, Tick
+from impactline.core.contracts import FeedbackEvent, ServiceHealthEvent, Tick
 from impactline.core.impact import EpisodeState, ImpactEngine, Step, UnknownService
 from impactline.impact.experience import ExperienceKeeper
 from impactline.impact.ledger import ImpactLedger
@@ -77,6 +77,22 @@ class ImpactWorker:
         except UnknownService as exc:
             raise Rejected(str(exc)) from None
         await self._apply(health.service_id, step, health.id)
+
+    async def on_feedback(self, feedback: FeedbackEvent) -> None:
+        """Into the service's experience (XLA), then to its open episode: a VIP's complaint
+        makes the impact high-visibility (ImpactEngine.on_feedback decides)."""
+        if self.experience is not None:
+            await self.experience.on_feedback(feedback)
+        episode = self._episode(feedback.service_id)
+        if episode is None:
+            return
+        now = self.clock.now()
+        burn_rate = None
+        if self.experience is not None:
+            burn_rate = self.experience.burn_rate(feedback.service_id, episode.episode_time(now))
+        step = self.engine.on_feedback(episode, feedback, now, burn_rate=burn_rate)
+        if step.state != episode:
+            await self._apply(feedback.service_id, step)
 
     async def on_tick(self, tick: Tick, partition: int) -> None:
         due = self._due.due(
