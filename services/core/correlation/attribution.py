@@ -72,6 +72,7 @@ class Attributor:
         self.incidents = {i.id: i for i in active}
         self._buckets: dict[str, dict[str, State]] | None = None
         self._alone: dict[str, ServiceHealth] = {}
+        self._reach: dict[str, frozenset[str]] = {}
 
     def bucket_of(self, record: FailureRecord) -> str:
         if record.incident_id is not None and record.incident_id in self.incidents:
@@ -93,12 +94,10 @@ class Attributor:
     def attribute(self, service: str) -> Attribution:
         if self.health.state_of(service) not in self.failing:
             return NONE
-        reaching = {
-            bucket: cis
-            for bucket, cis in self.buckets().items()
-            if any(service in self.topology.services(ci) for ci in cis)
-        }
+        buckets = self.buckets()
+        reaching = {b: cis for b, cis in buckets.items() if service in self._reach_of(b)}
         if len(reaching) == 1:
+            # The only failures that can reach it explain its state.
             alone = {next(iter(reaching)): self.health.state_of(service)}
         else:
             alone = {bucket: self._state_alone(bucket, service) for bucket in reaching}
@@ -106,12 +105,29 @@ class Attributor:
         charged = [b for b in explaining if b in self.incidents]
         if not charged and PLANNED not in explaining:
             # Only together do they impair it (or nothing does on its own): charge them all.
-            charged = [b for b in reaching if b in self.incidents]
+            charged = [
+                b
+                for b, cis in reaching.items()
+                if b in self.incidents and any(service in self.topology.services(c) for c in cis)
+            ]
         if charged:
             return Attribution(tuple(sorted(charged, key=lambda b: self._rank(b, alone[b]))))
         if PLANNED in reaching:
             return Attribution((), self._planned_reason(reaching[PLANNED], service))
         return NONE
+
+    def _reach_of(self, bucket: str) -> frozenset[str]:
+        """Services the bucket's failures can reach; for an incident its cached reach, which
+        also holds what its recovered members reach (harmless: their state alone is ok)."""
+        reach = self._reach.get(bucket)
+        if reach is None:
+            incident = self.incidents.get(bucket)
+            if incident is not None:
+                reach = incident.reach(self.topology)
+            else:
+                reach = self.topology.reach(self.buckets()[bucket])
+            self._reach[bucket] = reach
+        return reach
 
     def _rank(self, incident_id: str, state: State) -> tuple[int, datetime, str]:
         incident = self.incidents[incident_id]
