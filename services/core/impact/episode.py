@@ -111,7 +111,9 @@ class EpisodeState:
         return max(self.impact_minutes - self.planned_minutes, 0.0)
 
     def charged(self, minutes: float) -> EpisodeState:
-        """Add `minutes` to the share of whoever is charged now (creating it at 0 first)."""
+        """Add `minutes` to the share of whoever is charged now. An incident's share (or the
+        planned one) is listed from the moment it is charged, at 0 minutes; nobody's share
+        only once it holds minutes."""
         key = (self.incident_ids, self.planned)
         shares = list(self.shares)
         for n, share in enumerate(shares):
@@ -119,6 +121,8 @@ class EpisodeState:
                 shares[n] = Share(share.incident_ids, share.planned, share.minutes + minutes)
                 break
         else:
+            if minutes <= 0 and key == ((), False):
+                return self
             shares.append(Share(*key, minutes))
         return replace(self, shares=tuple(shares))
 
