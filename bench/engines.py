@@ -92,7 +92,7 @@ def correlation_costs(catalog: Catalog, targets: list[Target], n: int) -> dict[s
     context = CorrelationContext(catalog.graph, config, Suppressions())
     engine = CorrelationEngine(context)
     events = telemetry(targets, n)
-    processor = CorrelationProcessor(context, 1)
+    processor = CorrelationProcessor(context)
     started = time.perf_counter()
     outputs = 0
     for first in range(0, n, BATCH):

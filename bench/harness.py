@@ -96,7 +96,11 @@ async def running_system(
     settings: Settings, log_dir: Path, workers: int = 1
 ) -> AsyncIterator[RunningSystem]:
     """The whole system on these settings; stopped and its topics deleted on the way out."""
-    options: dict[str, Any] = {"ingest_port": free_port(), "log_dir": log_dir}
+    options: dict[str, Any] = {
+        "ingest_port": free_port(),
+        "api_port": free_port(),
+        "log_dir": log_dir,
+    }
     if workers != 1:
         options["workers"] = workers
     system = await start_system(settings, **options)

@@ -39,11 +39,13 @@ CIS = ("db-gl-01", "app-gl-01", "app-gl-02", "db-payroll-01")
 
 
 def pipeline() -> Pipeline:
-    context = CorrelationContext(CATALOG.graph, CorrelationConfig(), Suppressions())
+    context = CorrelationContext(
+        CATALOG.graph, CorrelationConfig(), Suppressions(), catalog_version=1
+    )
     engine = ImpactEngine(CATALOG, CALENDARS, SCORING, ROUTING, catalog_version=1)
     experience = ExperiencePolicy(rules=SCORING.rules(), weights=SCORING.xla)
     return Pipeline(
-        CorrelationProcessor(context, 1),
+        CorrelationProcessor(context),
         ImpactProcessor(engine, experience, timedelta(seconds=60)),
         POLICY,
     )

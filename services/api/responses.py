@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from impactline.core.catalog import CIType, Lifecycle, Persona
+from impactline.core.catalog import CIType, Lifecycle, Persona, VipUser
 from impactline.core.catalog.model import (
     Approval,
     BusinessValue,
@@ -84,7 +84,9 @@ class ServiceDetail(ServiceSummary):
     catalog_version: int
     support: Support | None
     personas: list[Persona]
-    vip_users: list[str]
+    vip_users: list[VipUser] = Field(
+        description="High-visibility users, each tied to a persona or (without) to the service."
+    )
     targets: Targets | None
     request_methods: list[RequestMethod]
     costs: Costs | None

@@ -111,10 +111,23 @@ class CIStateChanged(Contract):
     cause_event_id: EventId
 
 
+class HealthReason(StrEnum):
+    """Why a service-health event was emitted."""
+
+    STATE_CHANGE = "state-change"
+    """The service's state changed."""
+    ATTRIBUTION = "attribution"
+    """Same state, but the incidents charged with it (or its planned status) changed: a merge,
+    an incident opened when a maintenance window ended, a cause that recovered while another
+    one still holds the service down."""
+
+
 class ServiceHealthEvent(Contract):
-    """A business service changed state because a CI under it changed state."""
+    """A business service changed state because a CI under it changed state, or the incidents
+    charged with its impairment changed (docs/correlation.md, "Attribution")."""
 
     id: EventId
+    reason: HealthReason = HealthReason.STATE_CHANGE
     service_id: Identifier
     state: State
     previous_state: State
@@ -122,7 +135,19 @@ class ServiceHealthEvent(Contract):
     correlation_domain: str = Field(description="Connected component of the catalog graph.")
     cause_ci_id: Identifier
     cause_event_id: EventId
-    incident_id: str | None = Field(default=None, description="The incident the cause is in.")
+    incident_id: str | None = Field(
+        default=None, description="The first of `incident_ids`: the incident charged first."
+    )
+    incident_ids: list[str] = Field(
+        default_factory=list,
+        description="Every active incident charged with the service's impairment from now on: "
+        "those whose own failures would leave it degraded or down; worst explained state first.",
+    )
+    planned_by: str | None = Field(
+        default=None,
+        description="Set when only planned work impairs the service (no incident is charged): "
+        "the maintenance windows or silences covering it.",
+    )
     catalog_version: int = Field(ge=0)
 
 
@@ -196,6 +221,14 @@ class IncidentEvent(Contract):
     root_cause_candidates: list[Identifier] = Field(default_factory=list)
     suspect_changes: list[SuspectChange] = Field(default_factory=list)
     opened_at: AwareDatetime
+    absorbed: list[str] = Field(
+        default_factory=list,
+        description="Incidents merged into this one; their impact counts as this incident's.",
+    )
+    merged_into: str | None = Field(
+        default=None,
+        description="On the `resolved` event of an incident closed by a merge: the survivor.",
+    )
 
 
 class Weighting(StrEnum):
@@ -220,9 +253,25 @@ class ImpactReason(StrEnum):
     WEIGHT_CHANGE = "weight-change"
     ACCRUAL = "accrual"
     RECOVERED = "recovered"
+    ATTRIBUTION = "attribution"
+    """The incidents charged with the impact changed (a merge, an incident opened when planned
+    work ended, one of two causes recovered), or it stopped or started being planned."""
+    VIP_REPORT = "vip-report"
+    """A VIP of the service reported a problem (negative feedback) during the impact."""
 
 
 Priority = Literal["P1", "P2", "P3", "P4", "P5"]
+
+
+class ImpactShare(Contract):
+    """Part of an episode's business impact minutes, by who is charged with it."""
+
+    incident_ids: list[str] = Field(
+        description="The incidents charged with these minutes; several: shared (overlap); "
+        "none: planned work, or no active incident explains the impairment."
+    )
+    planned: bool = Field(default=False, description="Accrued during planned work.")
+    business_impact_minutes: float = Field(ge=0)
 
 
 class ImpactEvent(Contract):
@@ -243,7 +292,16 @@ class ImpactEvent(Contract):
     time: AwareDatetime
     cause_ci_id: Identifier
     cause_event_id: EventId = Field(description="The telemetry event that started the chain.")
-    incident_id: str | None = None
+    incident_id: str | None = Field(
+        default=None, description="The incident charged first with the impact right now."
+    )
+    incident_ids: list[str] = Field(
+        default_factory=list, description="Every incident charged with the impact right now."
+    )
+    planned: bool = Field(
+        default=False, description="Only planned work causes the impact now: nothing pages."
+    )
+    planned_by: str | None = Field(default=None, description="The windows or silences.")
     users_affected: int = Field(ge=0)
     personas_affected: list[str] = Field(default_factory=list)
     tier: int = Field(ge=1, le=4)
@@ -251,6 +309,11 @@ class ImpactEvent(Contract):
     calendar: CalendarContext | None = None
     impact_rate: float = Field(ge=0, description="Weighted affected user-minutes per minute.")
     business_impact_minutes: float = Field(ge=0, description="Accrued so far for this impact.")
+    attribution: list[ImpactShare] = Field(
+        default_factory=list,
+        description="`business_impact_minutes` split by the incidents charged when they "
+        "accrued; the shares add up to the total.",
+    )
     priority: Priority | None = None
     impact_level: int | None = Field(default=None, ge=1, le=3, description="ITIL impact 1-3.")
     urgency: int | None = Field(default=None, ge=1, le=3, description="ITIL urgency 1-3.")
@@ -338,13 +401,20 @@ class ItsmIncidentEvent(Contract):
 
     id: EventId
     action: ItsmAction
-    incident_id: str
+    incident_id: str = Field(description="The record's own id: the impact episode's id.")
+    correlated_incident_id: str | None = Field(
+        default=None,
+        description="The impactline incident charged with the impact (after a merge: the "
+        "surviving one).",
+    )
     short_description: str
     impact: int = Field(ge=1, le=3)
     urgency: int = Field(ge=1, le=3)
     priority: Priority
     affected_services: list[Identifier]
-    business_impact_minutes: float = Field(ge=0)
+    business_impact_minutes: float = Field(
+        ge=0, description="Accrued since the record was created; planned work is not counted."
+    )
     time: AwareDatetime
 
 

@@ -49,16 +49,18 @@ class CorrelateStage:
         holder.on_switch(self._switch)
 
     def _context(self, current: CatalogVersion) -> CorrelationContext:
-        return CorrelationContext(current.graph, self.config, self.suppressions)
+        return CorrelationContext(
+            current.graph, self.config, self.suppressions, catalog_version=current.version
+        )
 
     def _switch(self, current: CatalogVersion) -> None:
         context = self._context(current)
         for task in self._tasks:
-            task.use(context, current.version)
+            task.use(context)
 
     def task(self) -> CorrelationProcessor:
         current = self.holder.current
-        task = CorrelationProcessor(self._context(current), current.version)
+        task = CorrelationProcessor(self._context(current))
         self._tasks.add(task)
         return task
 

@@ -82,11 +82,16 @@ class Intake:
 
 @dataclass(slots=True)
 class Published:
-    """What was made durable for one request."""
+    """What one request made durable: `events` are the valid items in order, `fresh` those
+    produced by this request; the others were produced moments before (duplicates)."""
 
     events: list[IngestEvent]
-    duplicates: int
+    fresh: int
     letters: list[DeadLetter] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.events) - self.fresh
 
 
 Translator = Callable[[Intake], Translation[Any]]
@@ -204,16 +209,15 @@ async def publish(
 ) -> Published:
     """Produce the new events and the dead letters; SinkUnavailable becomes a 503 problem."""
     batches: dict[topics.Topic, list[tuple[str, Contract]]] = defaultdict(list)
-    fresh: list[tuple[str, str]] = []
-    duplicates = 0
+    produced: set[tuple[str, str]] = set()
     for event in translation.accepted:
         topic, key = destination(event, state.domain_of)
         name = topic_name(topic, state.prefix)
-        if state.recent.seen(name, event.id):
-            duplicates += 1
+        # A repeat within the request is as much a resend as one from a moment before.
+        if state.recent.seen(name, event.id) or (name, event.id) in produced:
             continue
         batches[topic].append((key, event))
-        fresh.append((name, event.id))
+        produced.add((name, event.id))
     letters: list[DeadLetter] = []
     if translation.rejected:
         context = {"content-type": intake.media_type} if intake.media_type else {}
@@ -229,22 +233,23 @@ async def publish(
             kind="unavailable",
             headers={"Retry-After": str(state.settings.retry_after_s)},
         ) from None
-    state.recent.remember(fresh)
-    return Published(list(translation.accepted), duplicates, letters)
+    state.recent.remember(produced)
+    return Published(list(translation.accepted), len(produced), letters)
 
 
 def default_answer(translation: Translation[Any], published: Published) -> dict[str, Any]:
-    """`accepted`, their `ids`, each `rejected` item by index with its errors, and notes."""
+    """Each item is counted once: `accepted` (produced now), `duplicates` (produced moments
+    before, not again) or `rejected` (by index with its errors). `ids` are the ids of every
+    valid item, new or duplicate, in request order."""
     answer: dict[str, Any] = {
-        "accepted": len(published.events),
+        "accepted": published.fresh,
+        "duplicates": published.duplicates,
         "ids": [e.id for e in published.events],
     }
     if translation.rejected:
         answer["rejected"] = [
             {"index": index, "errors": err.fields()} for index, err in translation.rejected
         ]
-    if published.duplicates:
-        answer["duplicates"] = published.duplicates
     if translation.notes:
         answer["notes"] = translation.notes
     answer["trace_id"] = current_trace_id()

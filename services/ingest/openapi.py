@@ -143,10 +143,21 @@ FEEDBACK: Schema = {
 
 ACCEPTED: Schema = {
     "type": "object",
-    "required": ["accepted", "ids"],
+    "required": ["accepted", "duplicates", "ids"],
     "properties": {
-        "accepted": {"type": "integer", "description": "Events made durable."},
-        "ids": {"type": "array", "items": {"type": "string"}},
+        "accepted": {
+            "type": "integer",
+            "description": "Events made durable by this request; a duplicate is not counted.",
+        },
+        "duplicates": {
+            "type": "integer",
+            "description": "Events whose id was produced moments before: not produced again.",
+        },
+        "ids": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Ids of every valid item, accepted or duplicate, in request order.",
+        },
         "rejected": {
             "type": "array",
             "description": "Items refused, by index; each also went to the dead-letter topic.",
@@ -155,7 +166,6 @@ ACCEPTED: Schema = {
                 "properties": {"index": {"type": "integer"}, "errors": {"type": "array"}},
             },
         },
-        "duplicates": {"type": "integer", "description": "Events already produced just before."},
         "notes": {"type": "array", "items": {"type": "string"}},
         "trace_id": {"type": ["string", "null"]},
     },

@@ -125,7 +125,10 @@ async def system(
     e2e_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningSystem]:
     running = await start_system(
-        e2e_settings, ingest_port=free_port(), log_dir=tmp_path_factory.mktemp("logs")
+        e2e_settings,
+        ingest_port=free_port(),
+        api_port=free_port(),
+        log_dir=tmp_path_factory.mktemp("logs"),
     )
     try:
         yield running

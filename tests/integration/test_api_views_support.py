@@ -161,12 +161,13 @@ async def api(
             async def projected() -> bool:
                 timeline = await client.get("/v1/services/ledger/impact")
                 incident = await client.get(f"/v1/incidents/{INCIDENT}")
-                status = await client.get("/v1/service-status/ledger")
+                # Both ratings, not just the first: they may be projected in two batches.
+                ratings = await admin.fetchval(f"SELECT count(*) FROM {schema}.view_feedback")
                 return (
                     len(timeline.json()["items"]) == 5
                     and incident.status_code == 200
                     and incident.json()["state"] == "resolved"
-                    and status.json()["xla"]["signals"]["csat"] is not None
+                    and ratings == 2
                 )
 
             await wait_for(projected, timeout=60, interval=0.3, message="history projected")

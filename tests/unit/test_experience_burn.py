@@ -190,3 +190,36 @@ def test_a_slow_burn_opens_a_ticket_at_p4():
         "Financial Close is burning its error budget 3.5x faster than allowed "
         "(3 days and 6 h windows): 35 % of the 30-day budget spent"
     )
+
+
+def test_planned_work_spends_no_budget_until_its_incident_is_charged():
+    # Down 10:00-10:30 under a maintenance window that ends at 10:20 with the failure still
+    # there: only 10:20-10:30 (600 s) is bad time; the planned 20 minutes are not counted.
+    steps = [
+        (State.DOWN, at(10), "maintenance window db until 10:20", []),
+        (State.DOWN, at(10, 20), None, ["inc-1"]),
+        (State.OK, at(10, 30), None, ["inc-1"]),
+    ]
+    state = ExperienceState("financial-close")
+    for n, (new_state, when, planned_by, incidents) in enumerate(steps):
+        event = ServiceHealthEvent(
+            id=f"planned-{n}",
+            service_id="financial-close",
+            state=new_state,
+            previous_state=State.DOWN if n else State.OK,
+            time=when,
+            correlation_domain="london-core",
+            cause_ci_id="db-gl-01",
+            cause_event_id="telemetry-planned",
+            incident_ids=incidents,
+            planned_by=planned_by,
+            catalog_version=1,
+        )
+        state = record_health(state, event, POLICY)
+        if n == 0:
+            # 19 minutes down under the window: nothing burns, nothing pages
+            assert firing(state, at(10, 19)) == []
+            assert fastest_burn_rate(state, at(10, 19), 0.999, POLICY) is None
+    evaluation = evaluate(state, at(10, 30), PROFILE, POLICY)
+    # the hour 9:30-10:30 counts 600 bad seconds of 2,400 (the 1,200 planned are left out)
+    assert evaluation.burn_rates[timedelta(hours=1)] == pytest.approx(600 / 2400 / 0.001)

@@ -66,12 +66,16 @@ def test_month_end_close_is_p1_with_high_visibility():
     assert event.impact_rate == pytest.approx(119.625 * 3.0)
     assert (event.priority, event.impact_level, event.urgency) == ("P1", 1, 1)
     assert event.high_visibility
-    assert event.visibility_reasons == ["experience approvers affected: CFO office"]
+    assert event.visibility_reasons == [
+        "experience approvers affected: CFO office",
+        "VIP users affected: cfo@larkspur-trading.example, finance-director@larkspur-trading"
+        ".example, group-controller@larkspur-trading.example (CFO office)",
+    ]
     assert routed.topics == ("impact.all", "impact.finance", "impact.exec", "impact.major")
     [alert] = step.alerts
     assert alert.summary == (
         "Financial Close is degraded for 126 finance users during month-end close (x3): "
-        "P1, CFO office affected"
+        "P1, CFO office and 3 VIPs affected"
     )
     assert (alert.priority, alert.high_visibility, alert.owner_team) == (
         "P1",

@@ -124,8 +124,29 @@ def test_an_event_resent_with_the_same_id_is_not_produced_again(
     first = client.post("/v1/events", json=event, headers=AUTH)
     again = client.post("/v1/events", json=event, headers=AUTH)
     assert first.json()["ids"] == again.json()["ids"] == ["evt-1"]
-    assert again.json()["duplicates"] == 1
+    assert (first.json()["accepted"], first.json()["duplicates"]) == (1, 0)
+    # a resend is a duplicate and only that: each item is counted once
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 1)
     assert len(sink.on(topics.TELEMETRY)) == 1
+
+
+def test_every_item_is_counted_once_as_accepted_duplicate_or_rejected(
+    client: TestClient, sink: MemorySink
+) -> None:
+    client.post(
+        "/v1/events", json={"id": "evt-a", "ci_id": "db-gl-01", "state": "down"}, headers=AUTH
+    )
+    items = [
+        {"id": "evt-a", "ci_id": "db-gl-01", "state": "down"},  # sent moments before
+        {"id": "evt-b", "ci_id": "db-gl-01", "state": "ok"},  # new
+        {"id": "evt-b", "ci_id": "db-gl-01", "state": "ok"},  # repeated within the request
+        {"id": "evt-c", "ci_id": "db-gl-01", "state": "sideways"},  # invalid
+    ]
+    body = client.post("/v1/events", json=items, headers=AUTH).json()
+    assert (body["accepted"], body["duplicates"], len(body["rejected"])) == (1, 2, 1)
+    assert body["accepted"] + body["duplicates"] + len(body["rejected"]) == len(items)
+    assert body["ids"] == ["evt-a", "evt-b", "evt-b"]
+    assert [e.id for e in sink.on(topics.TELEMETRY)] == ["evt-a", "evt-b"]
 
 
 def test_store_refuses_concurrent_use_and_forgets_after_ttl() -> None:

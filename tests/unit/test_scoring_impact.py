@@ -108,21 +108,41 @@ def test_unknown_persona_and_bad_fraction_are_refused():
 
 
 def test_approver_persona_makes_the_impact_high_visibility_only_when_reached():
-    reached = affected_personas(PAYROLL, ("payroll-run",))
-    visibility = assess_visibility(PAYROLL, reached)
+    without_service_vip = PAYROLL.model_copy(
+        update={"vip_users": (Vip(user="hrd", persona="hr-director"),)}
+    )
+    reached = affected_personas(without_service_vip, ("payroll-run",))
+    visibility = assess_visibility(without_service_vip, reached)
     assert visibility.high
     assert visibility.approver_personas == ("hr-director",)
     assert visibility.vips == ("hrd",)
-    quiet = assess_visibility(PAYROLL, affected_personas(PAYROLL, ("business-hours",)))
-    assert not quiet.high
+    assert visibility.reasons == (
+        "experience approvers affected: hr-director",
+        "VIP users affected: hrd (hr-director)",
+    )
+    quiet = affected_personas(without_service_vip, ("business-hours",))
+    assert not assess_visibility(without_service_vip, quiet).high
 
 
-def test_vip_without_persona_is_reached_only_when_named():
-    reached = affected_personas(PAYROLL, ())
-    assert not assess_visibility(PAYROLL, reached).high
-    named = assess_visibility(PAYROLL, reached, affected_users=["ceo", "someone"])
-    assert named.high and named.vips == ("ceo",)
-    assert named.reasons == ("VIP users affected: ceo",)
+def test_a_vip_without_persona_is_tied_to_the_whole_service():
+    # the CEO is a VIP of Payroll itself: any impact that hurts someone reaches the CEO
+    reached = affected_personas(PAYROLL, ("business-hours",))
+    visibility = assess_visibility(PAYROLL, reached)
+    assert visibility.high and visibility.vips == ("ceo",)
+    assert visibility.reasons == ("VIP users affected: ceo",)
+    # ... and nothing reaches anyone when nobody is hurt
+    assert not assess_visibility(PAYROLL, (), hurt=False).high
+
+
+def test_a_vip_who_reports_a_problem_is_reached_even_when_their_persona_is_not():
+    only_hrd = PAYROLL.model_copy(update={"vip_users": (Vip(user="hrd", persona="hr-director"),)})
+    # outside the payroll run the HR director persona is not affected ...
+    reached = affected_personas(only_hrd, ("business-hours",))
+    assert not assess_visibility(only_hrd, reached).high
+    # ... but the HR director's own complaint makes it high-visibility; other users do not
+    reported = assess_visibility(only_hrd, reached, affected_users=["hrd", "someone"])
+    assert reported.high and reported.vips == () and reported.reporting_vips == ("hrd",)
+    assert reported.reasons == ("VIP users reported a problem: hrd",)
 
 
 def test_profile_validation_catches_inconsistent_personas():

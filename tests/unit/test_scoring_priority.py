@@ -134,15 +134,16 @@ def test_a_healthy_service_gets_the_lowest_priority_whatever_the_calendar():
     assert not assessment.visibility.high
 
 
-def test_named_vip_raises_impact_without_an_approver_persona():
-    # reach 90 (medium) raised to high by the VIP; weight 1.0 -> medium urgency -> P2.
+def test_a_vip_reporting_a_problem_raises_impact_without_an_approver_persona():
+    # The CFO's persona (cfo-office) is not affected mid-month, but the CFO reported the
+    # problem: reach 90 (medium) raised to high by the VIP; weight 1.0 -> medium urgency -> P2.
     assessment = assess_impact(
         FINANCIAL_CLOSE,
         State.DEGRADED,
         weight(1.0, "business-hours"),
         affected_users=["cfo"],
     )
-    assert assessment.visibility.vips == ("cfo",)
+    assert assessment.visibility.reporting_vips == ("cfo",)
     assert assessment.priority.label == "P2"
 
 

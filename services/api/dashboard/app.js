@@ -153,9 +153,10 @@ async function loadIncident(id) {
     if (incident.state === "resolved") model.incidents.delete(id);
     else {
       const known = model.incidents.get(id) || {};
+      // The read model is the authority on an incident's minutes and priority: the sum of
+      // every episode charged to it or to an incident merged into it (docs/correlation.md).
       model.incidents.set(id, {
         ...incident,
-        byService: known.byService,
         business_impact_minutes: Math.max(incident.business_impact_minutes, known.business_impact_minutes || 0),
         priority: best(known.priority, incident.priority),
         high_visibility: incident.high_visibility || !!known.high_visibility,
@@ -307,18 +308,24 @@ function onImpact(event) {
     }
     renderBoard();
   }
-  const incident = event.incident_id && model.incidents.get(event.incident_id);
-  if (incident) {
-    incident.byService = { ...(incident.byService || {}), [event.service_id]: event.business_impact_minutes };
-    const live = Object.values(incident.byService).reduce((a, b) => a + b, 0);
-    incident.business_impact_minutes = Math.max(incident.business_impact_minutes || 0, live);
-    incident.priority = best(incident.priority, event.priority);
-    incident.high_visibility = incident.high_visibility || event.high_visibility;
-    if (event.calendar) incident.calendar = event.calendar;
-    renderIncidents();
-  } else if (event.incident_id && event.state !== "ok") {
-    soon(`incident:${event.incident_id}`, () => loadIncident(event.incident_id).catch(report), 500);
+  // Every incident charged now (a merge's survivor, two causes sharing a service) takes the
+  // priority at once; the minutes come from the read model, which adds up every episode.
+  const charged = (event.incident_ids && event.incident_ids.length)
+    ? event.incident_ids : (event.incident_id ? [event.incident_id] : []);
+  let changed = false;
+  for (const id of charged) {
+    const incident = model.incidents.get(id);
+    if (incident) {
+      incident.priority = best(incident.priority, event.priority);
+      incident.high_visibility = incident.high_visibility || event.high_visibility;
+      if (event.calendar) incident.calendar = event.calendar;
+      changed = true;
+    }
+    if (incident || event.state !== "ok") {
+      soon(`incident:${id}`, () => loadIncident(id).catch(report), incident ? 1500 : 500);
+    }
   }
+  if (changed) renderIncidents();
   refreshLater();
 }
 
@@ -457,8 +464,10 @@ function incidentCard(incident) {
     el("div", { class: "meta" },
       `opened ${fmtTime(incident.opened_at)} · `,
       el("strong", {}, fmtNumber(incident.business_impact_minutes)), " business impact minutes",
+      sharedNote(incident),
       calendar && calendar.weight === 1 ? ` · ${weightLabel(calendar.period, calendar.weight)}` : "")),
   actions,
+  byServiceLine(incident),
   el("div", { class: "detail" },
     el("span", { class: "label" }, "Root cause: "),
     (incident.root_cause_candidates || []).join(", ") || "unknown",
@@ -469,6 +478,33 @@ function incidentCard(incident) {
     suspects.length ? el("ul", { class: "suspects" }, suspects.map((c) =>
       el("li", {}, `${c.kind} on ${c.ci_id} at ${fmtTime(c.time)}${c.summary ? `: ${c.summary}` : ""}`))) : null),
   );
+}
+
+// Minutes also charged to another incident (two causes of one service), and merges.
+function sharedNote(incident) {
+  const notes = [];
+  if (incident.shared_impact_minutes > 0) {
+    const others = (incident.shared_with || []).map(shortId).join(", ");
+    notes.push(`${fmtNumber(incident.shared_impact_minutes)} shared with ${others}`);
+  }
+  if ((incident.absorbed || []).length) notes.push(`merged from ${incident.absorbed.map(shortId).join(", ")}`);
+  return notes.length ? ` (${notes.join("; ")})` : "";
+}
+
+function byServiceLine(incident) {
+  const rows = incident.impact_by_service || [];
+  if (rows.length < 2 && !rows.some((r) => r.shared_impact_minutes > 0)) return null;
+  return el("div", { class: "detail" },
+    el("span", { class: "label" }, "Impact by service: "),
+    rows.map((r) => {
+      const name = (model.services.get(r.service_id) || { name: r.service_id }).name;
+      const shared = r.shared_impact_minutes > 0 ? `, ${fmtNumber(r.shared_impact_minutes)} shared` : "";
+      return `${name} ${fmtNumber(r.business_impact_minutes)}${shared}`;
+    }).join(" · "));
+}
+
+function shortId(id) {
+  return id.slice(0, 8);
 }
 
 function gauge(xla) {

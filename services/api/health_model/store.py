@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from impactline.api.health_model.figures import FeedbackPoint, HealthChange, ImpactPoint
+from impactline.api.incidents.charges import FIGURES, episode_key
 from impactline.core.contracts import (
     CIAnnotation,
     Contract,
@@ -67,14 +68,6 @@ high_visibility
 """
 
 Projected = ServiceHealthEvent | ImpactEvent | FeedbackEvent | CIAnnotation
-
-
-def episode_key(event: ImpactEvent) -> str:
-    # Events from before episodes had ids still group by service and episode start.
-    if event.episode_id:
-        return event.episode_id
-    started = event.started_at.isoformat() if event.started_at else event.id
-    return f"{event.service_id}@{started}"
 
 
 class HealthStore:
@@ -254,7 +247,7 @@ class HealthStore:
         began failing (the last change into a failing state after it was last `ok`)."""
         rows = await self.pool.fetch(
             """SELECT i.incident_id, i.state, i.opened_at, i.acknowledged_at, i.resolved_at,
-                      i.priority, i.high_visibility, i.affected_services,
+                      f.priority, f.high_visibility, i.affected_services,
                       i.root_cause_candidates,
                       (SELECT min(c.event_time) FROM view_ci_changes c
                        WHERE c.ci_id = ANY(i.member_cis) AND c.state <> 'ok'
@@ -264,7 +257,9 @@ class HealthStore:
                               WHERE o.ci_id = c.ci_id AND o.state = 'ok'
                                 AND o.event_time <= i.opened_at), '-infinity')
                       ) AS first_failure
-               FROM incidents i
+               FROM incidents i """
+            + FIGURES
+            + """
                WHERE i.affected_services && $1::text[] AND i.opened_at >= $2 AND i.opened_at < $3
                ORDER BY i.opened_at""",
             list(ids),
@@ -275,8 +270,9 @@ class HealthStore:
 
     async def incidents_by_id(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         rows = await self.pool.fetch(
-            """SELECT incident_id, state, opened_at, priority, high_visibility,
-                      root_cause_candidates FROM incidents WHERE incident_id = ANY($1::text[])""",
+            "SELECT i.incident_id, i.state, i.opened_at, f.priority, f.high_visibility,"
+            f" i.root_cause_candidates FROM incidents i {FIGURES}"
+            " WHERE i.incident_id = ANY($1::text[])",
             list(ids),
         )
         return {r["incident_id"]: dict(r) for r in rows}

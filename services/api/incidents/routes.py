@@ -41,9 +41,34 @@ class Incident(BaseModel):
     member_cis: list[str]
     root_cause_candidates: list[str]
     suspect_changes: list[SuspectChange]
-    priority: Priority | None
+    priority: Priority | None = Field(
+        description="The best priority of the impact while charged to this incident (or to "
+        "one merged into it)."
+    )
     high_visibility: bool
+    business_impact_minutes: float = Field(
+        description="Every impact episode's minutes charged to this incident or to one merged "
+        "into it, summed (docs/correlation.md, Attribution)."
+    )
+    shared_impact_minutes: float = Field(
+        description="The part of `business_impact_minutes` also charged to `shared_with`: "
+        "minutes when both incidents' causes, each on its own, impaired the same service."
+    )
+    shared_with: list[str] = Field(description="Other incidents charged with the same minutes.")
+    absorbed: list[str] = Field(description="Incidents merged into this one.")
+    merged_into: str | None = Field(
+        description="Set when a merge closed this incident: the survivor, which carries its "
+        "impact and priority from then on."
+    )
+
+
+class ServiceCharge(BaseModel):
+    """The incident's business impact minutes on one business service."""
+
+    service_id: str
     business_impact_minutes: float
+    shared_impact_minutes: float
+    priority: Priority | None
 
 
 class TimelineEntry(BaseModel):
@@ -55,6 +80,7 @@ class TimelineEntry(BaseModel):
 
 
 class IncidentDetail(Incident):
+    impact_by_service: list[ServiceCharge]
     timeline: list[TimelineEntry]
 
 
@@ -115,7 +141,8 @@ async def list_incidents(
 async def get_incident(incident_id: str, store: Store, _: Reader) -> IncidentDetail:
     row = await _existing(store, incident_id)
     timeline = [TimelineEntry(**t) for t in await store.timeline(incident_id)]
-    return IncidentDetail(**row, timeline=timeline)
+    services = [ServiceCharge(**c) for c in await store.by_service(incident_id, row["absorbed"])]
+    return IncidentDetail(**row, impact_by_service=services, timeline=timeline)
 
 
 @router.post("/{incident_id}/ack", status_code=202, summary="Acknowledge an open incident")

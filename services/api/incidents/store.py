@@ -13,6 +13,12 @@ from typing import Any
 
 import asyncpg
 
+from impactline.api.incidents.charges import (
+    FIGURES,
+    SELECT_BY_SERVICE,
+    UPSERT_CHARGE,
+    episode_key,
+)
 from impactline.core.contracts import (
     CIAnnotation,
     ImpactEvent,
@@ -29,11 +35,11 @@ ON CONFLICT (event_id) DO NOTHING
 UPSERT_INCIDENT = """
 INSERT INTO incidents (
     incident_id, correlation_domain, state, opened_at, updated_at, acknowledged_at, resolved_at,
-    affected_services, member_cis, root_cause_candidates, suspect_changes
+    affected_services, member_cis, root_cause_candidates, suspect_changes, absorbed, merged_into
 ) VALUES ($1, $2, $3, $4, $5,
           CASE WHEN $6 = 'acknowledged' THEN $5::timestamptz END,
           CASE WHEN $6 = 'resolved' THEN $5::timestamptz END,
-          $7, $8, $9, $10::jsonb)
+          $7, $8, $9, $10::jsonb, $11, $12)
 ON CONFLICT (incident_id) DO UPDATE SET
     state = EXCLUDED.state,
     updated_at = GREATEST(incidents.updated_at, EXCLUDED.updated_at),
@@ -46,24 +52,16 @@ ON CONFLICT (incident_id) DO UPDATE SET
     affected_services = EXCLUDED.affected_services,
     member_cis = EXCLUDED.member_cis,
     root_cause_candidates = EXCLUDED.root_cause_candidates,
-    suspect_changes = EXCLUDED.suspect_changes
-"""
-
-APPLY_IMPACT = """
-UPDATE incidents SET
-    priority = CASE WHEN $2::text IS NULL THEN priority
-                    WHEN priority IS NULL OR $2::text < priority THEN $2::text
-                    ELSE priority END,
-    high_visibility = high_visibility OR $3,
-    impact_by_service = impact_by_service || jsonb_build_object($4::text, $5::float8)
-WHERE incident_id = $1
+    suspect_changes = EXCLUDED.suspect_changes,
+    absorbed = ARRAY(SELECT DISTINCT unnest(incidents.absorbed || EXCLUDED.absorbed) ORDER BY 1),
+    merged_into = COALESCE(EXCLUDED.merged_into, incidents.merged_into)
 """
 
 SELECT_COLUMNS = """
-incident_id, correlation_domain, state, opened_at, updated_at, acknowledged_at, resolved_at,
-affected_services, member_cis, root_cause_candidates, suspect_changes, priority, high_visibility,
-COALESCE((SELECT sum(value::float8) FROM jsonb_each_text(impact_by_service)), 0)
-    AS business_impact_minutes
+i.incident_id, i.correlation_domain, i.state, i.opened_at, i.updated_at, i.acknowledged_at,
+i.resolved_at, i.affected_services, i.member_cis, i.root_cause_candidates, i.suspect_changes,
+i.absorbed, i.merged_into, f.priority, f.high_visibility, f.business_impact_minutes,
+f.shared_impact_minutes, f.shared_with
 """
 
 
@@ -117,6 +115,8 @@ class IncidentStore:
                 event.member_cis,
                 event.root_cause_candidates,
                 json.dumps([s.model_dump(mode="json") for s in event.suspect_changes]),
+                event.absorbed,
+                event.merged_into,
             )
             return 1
         if isinstance(event, CIAnnotation):
@@ -135,30 +135,48 @@ class IncidentStore:
                     event,
                 )
             )
-        if event.incident_id is None:
+        charges = _charges(event)
+        if not charges:
             return 0
-        # Accrual ticks update the figures but would drown the timeline; changes are listed.
-        listed = event.reason is not ImpactReason.ACCRUAL
-        if listed and not await self._timeline(
-            conn,
-            event.id,
-            event.incident_id,
-            event.time,
-            "impact",
-            event.reason.value,
-            _impact_summary(event),
-            event,
-        ):
-            return 0
-        await conn.execute(
-            APPLY_IMPACT,
-            event.incident_id,
-            event.priority,
-            event.high_visibility,
-            event.service_id,
-            event.business_impact_minutes,
+        # Accrual ticks update the figures but would drown the timeline; changes are listed,
+        # on the timeline of every incident charged now.
+        new = 1
+        if event.reason is not ImpactReason.ACCRUAL:
+            listed = []
+            for n, incident_id in enumerate(_charged_now(event)):
+                entry_id = event.id if n == 0 else f"{event.id}/{incident_id}"
+                listed.append(
+                    await self._timeline(
+                        conn,
+                        entry_id,
+                        incident_id,
+                        event.time,
+                        "impact",
+                        event.reason.value,
+                        _impact_summary(event),
+                        event,
+                    )
+                )
+            new = int(any(listed))
+        now = tuple(sorted(_charged_now(event)))
+        await conn.executemany(
+            UPSERT_CHARGE,
+            [
+                (
+                    episode_key(event),
+                    ",".join(incidents),
+                    list(incidents),
+                    event.service_id,
+                    minutes,
+                    # the priority and visibility of now belong to whoever is charged now
+                    event.priority if incidents == now else None,
+                    event.high_visibility and incidents == now,
+                    event.time,
+                )
+                for incidents, minutes in charges.items()
+            ],
         )
-        return 1
+        return new
 
     async def _timeline(
         self,
@@ -188,29 +206,37 @@ class IncidentStore:
     async def list(self, where: IncidentFilter, *, limit: int, offset: int) -> list[dict[str, Any]]:
         clauses, args = [], []
         for column, value, op in (
-            ("state", where.state, "="),
-            ("priority", where.priority, "="),
-            ("opened_at", where.since, ">="),
-            ("opened_at", where.until, "<"),
+            ("i.state", where.state, "="),
+            ("f.priority", where.priority, "="),
+            ("i.opened_at", where.since, ">="),
+            ("i.opened_at", where.until, "<"),
         ):
             if value is not None:
                 args.append(value)
                 clauses.append(f"{column} {op} ${len(args)}")
         if where.service is not None:
             args.append(where.service)
-            clauses.append(f"${len(args)} = ANY(affected_services)")
-        sql = f"SELECT {SELECT_COLUMNS} FROM incidents"
+            clauses.append(f"${len(args)} = ANY(i.affected_services)")
+        sql = f"SELECT {SELECT_COLUMNS} FROM incidents i {FIGURES}"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         args += [limit, offset]
-        sql += f" ORDER BY opened_at DESC, incident_id LIMIT ${len(args) - 1} OFFSET ${len(args)}"
+        sql += (
+            f" ORDER BY i.opened_at DESC, i.incident_id LIMIT ${len(args) - 1} OFFSET ${len(args)}"
+        )
         return [_row(r) for r in await self.pool.fetch(sql, *args)]
 
     async def get(self, incident_id: str) -> dict[str, Any] | None:
         row = await self.pool.fetchrow(
-            f"SELECT {SELECT_COLUMNS} FROM incidents WHERE incident_id = $1", incident_id
+            f"SELECT {SELECT_COLUMNS} FROM incidents i {FIGURES} WHERE i.incident_id = $1",
+            incident_id,
         )
         return _row(row) if row else None
+
+    async def by_service(self, incident_id: str, absorbed: list[str]) -> list[dict[str, Any]]:
+        """The incident's minutes per business service, with the part shared with others."""
+        rows = await self.pool.fetch(SELECT_BY_SERVICE, [incident_id, *absorbed])
+        return [dict(r) for r in rows]
 
     async def timeline(self, incident_id: str) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(
@@ -227,10 +253,35 @@ def _row(record: asyncpg.Record) -> dict[str, Any]:
     return row
 
 
+def _charged_now(event: ImpactEvent) -> list[str]:
+    return list(event.incident_ids) or ([event.incident_id] if event.incident_id else [])
+
+
+def _charges(event: ImpactEvent) -> dict[tuple[str, ...], float]:
+    """The episode's minutes so far by the sorted set of incidents charged with them; planned
+    or unattributed minutes are nobody's. An event without attribution (older versions)
+    charges all its minutes to its incident."""
+    if not event.attribution:
+        now = tuple(sorted(_charged_now(event)))
+        return {now: event.business_impact_minutes} if now else {}
+    charges: dict[tuple[str, ...], float] = {}
+    for share in event.attribution:
+        if share.incident_ids and not share.planned:
+            key = tuple(sorted(share.incident_ids))
+            charges[key] = charges.get(key, 0.0) + share.business_impact_minutes
+    now = tuple(sorted(_charged_now(event)))
+    if now and now not in charges:
+        charges[now] = 0.0
+    return charges
+
+
 def _incident_summary(event: IncidentEvent) -> str:
     root = ", ".join(event.root_cause_candidates) or "unknown"
     services = ", ".join(event.affected_services) or "no business service yet"
-    return f"{event.action.value}: root cause candidate {root}; affects {services}"
+    text = f"{event.action.value}: root cause candidate {root}; affects {services}"
+    if event.merged_into:
+        text += f"; merged into {event.merged_into}"
+    return text
 
 
 def _impact_summary(event: ImpactEvent) -> str:

@@ -25,6 +25,7 @@ from impactline.core.catalog.model import (
     Rule,
     Stakeholder,
     TechnicalService,
+    VipUser,
 )
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "Stakeholder",
     "TechnicalService",
     "UnknownNodeError",
+    "VipUser",
     "catalog_files",
     "load_catalog",
 ]

@@ -80,6 +80,7 @@ class CatalogGraph:
         self._needed_by: list[list[int]] = needed_by
         self._domain_of = self._label_components()
         self._affected: dict[int, frozenset[str]] = {}
+        self._groups_above: dict[int, dict[tuple[int, int], frozenset[int]]] = {}
         self._domains: dict[str, frozenset[str]] | None = None
         self.service_ids: tuple[str, ...] = tuple(
             i for i, k in zip(ids, kinds, strict=True) if k == BUSINESS
@@ -171,6 +172,43 @@ class CatalogGraph:
             cached = frozenset(self._ids[m] for m in reached if self._kinds[m] == BUSINESS)
             self._affected[n] = cached
         return cached
+
+    def redundancy_groups_above(self, node_id: str) -> dict[tuple[str, int], frozenset[str]]:
+        """The redundancy groups the node sits under: for each group, keyed by (the node that
+        holds the group, the group's position among its dependencies), the members the node
+        is or is needed by. Two nodes under different members of one group wear down the same
+        redundancy, and only together can they break its quorum."""
+        found = self._groups_of(self._position(node_id))
+        ids = self._ids
+        return {
+            (ids[holder], term): frozenset(ids[m] for m in members)
+            for (holder, term), members in found.items()
+        }
+
+    def _groups_of(self, n: int) -> dict[tuple[int, int], frozenset[int]]:
+        cached = self._groups_above.get(n)
+        if cached is None:
+            grouped: dict[tuple[int, int], set[int]] = {}
+            for m in self._walk(n, self._needed_by):
+                for holder in self._needed_by[m]:
+                    for term, (rule, _, members, _) in enumerate(self._terms[holder]):
+                        if rule == GROUP and m in members:
+                            grouped.setdefault((holder, term), set()).add(m)
+            cached = {key: frozenset(members) for key, members in grouped.items()}
+            self._groups_above[n] = cached
+        return cached
+
+    def share_redundancy(self, a: str, b: str) -> bool:
+        """Whether the two nodes sit under different members of one redundancy group."""
+        above_a = self._groups_of(self._position(a))
+        if not above_a:
+            return False
+        above_b = self._groups_of(self._position(b))
+        for key, members_a in above_a.items():
+            members_b = above_b.get(key)
+            if members_b and (len(members_a | members_b) > 1):
+                return True
+        return False
 
     def upstream_of(self, node_id: str) -> frozenset[str]:
         """Every node this one depends on, directly or through others (itself excluded)."""

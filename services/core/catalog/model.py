@@ -17,7 +17,9 @@ from pydantic import (
     Field,
     StringConstraints,
     Tag,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 NodeId = Annotated[
@@ -165,6 +167,22 @@ class Persona(_Entry):
     )
 
 
+class VipUser(_Entry):
+    """A high-visibility user of one service. Tied to one of its personas, an impact is
+    high-visibility while that persona is affected; without a persona (also written as a plain
+    user id), whenever the service hurts anyone."""
+
+    user: Text
+    persona: Text | None = Field(
+        default=None, description="one of the service's personas; unset: the whole service"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_user_id(cls, value: Any) -> Any:
+        return {"user": value} if isinstance(value, str) else value
+
+
 class Targets(_Entry):
     """Service-level and experience-level targets."""
 
@@ -210,7 +228,7 @@ class BusinessService(_Entry):
     users: int = Field(ge=0)
     domain: Text = Field(description="business domain, used to route impact topics")
     personas: tuple[Persona, ...] = ()
-    vip_users: tuple[Text, ...] = ()
+    vip_users: tuple[VipUser, ...] = ()
     calendar: Text | None = None
     targets: Targets | None = None
     request_methods: tuple[RequestMethod, ...] = ()
@@ -219,6 +237,21 @@ class BusinessService(_Entry):
     approval: Approval | None = None
     eligibility: Eligibility | None = None
     dependencies: tuple[Dependency, ...] = ()
+
+    @field_validator("vip_users")
+    @classmethod
+    def _vips_of_known_personas(
+        cls, vips: tuple[VipUser, ...], info: ValidationInfo
+    ) -> tuple[VipUser, ...]:
+        names = {persona.name for persona in info.data.get("personas", ())}
+        for vip in vips:
+            if vip.persona is not None and vip.persona not in names:
+                known = ", ".join(sorted(names)) or "none"
+                raise ValueError(
+                    f"VIP {vip.user} is tied to persona {vip.persona!r}, which this service "
+                    f"does not have (its personas: {known})"
+                )
+        return vips
 
 
 class TechnicalService(_Entry):

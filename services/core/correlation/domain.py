@@ -20,8 +20,11 @@ from impactline.core.contracts import (
     IncidentAction,
     IncidentEvent,
     IncidentState,
+    ServiceHealthEvent,
     SuspectChange,
 )
+from impactline.core.correlation.attribution import Attribution, Attributor
+from impactline.core.correlation.domain_state import stored_fields, stored_state
 from impactline.core.correlation.grouping import (
     absorb,
     close,
@@ -33,7 +36,7 @@ from impactline.core.correlation.grouping import (
 )
 from impactline.core.correlation.incident import Incident, incident_id_for
 from impactline.core.correlation.records import Annotation, DomainResult, FailureRecord, Note
-from impactline.core.correlation.serial import StateFormatError, check_format, time_in, time_out
+from impactline.core.correlation.service_health import Cause, cause_ci, health_events
 from impactline.core.correlation.topology import CorrelationContext
 from impactline.core.states import State
 
@@ -55,7 +58,12 @@ class DomainCorrelator:
     changes: list[SuspectChange] = field(default_factory=list)
     """Recent change records, oldest first, kept for the suspect lookback."""
     clock: datetime | None = None
+    attributions: dict[str, Attribution] = field(default_factory=dict)
+    """What was last published about each impaired service: the incidents charged with it."""
     _health: ServiceHealth | None = field(default=None, init=False, repr=False, compare=False)
+    # Services to re-attribute and incidents whose status changed, within one decision.
+    _touched: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
+    _changed: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
     _health_graph: CatalogGraph | None = field(default=None, init=False, repr=False, compare=False)
 
     # -- inputs --------------------------------------------------------------------------------
@@ -67,8 +75,11 @@ class DomainCorrelator:
                 f"CI change {change.id} belongs to domain {change.correlation_domain!r}, not "
                 f"{self.domain!r}; route ci-state records by correlation domain"
             )
-        events = self._advance(change.time, ctx)
+        events, health = self._advance(change.time, ctx)
         ci, at, cause = change.ci_id, change.time, change.cause_event_id
+        services = ctx.topology.services(ci)
+        states = self._health_for(ctx)  # built from the records before this change
+        before = {s: states.state_of(s) for s in services}
         failing_states = ctx.config.grouping.failing_states
         record = self.cis.get(ci)
         was_failing = record is not None and record.state in failing_states
@@ -85,6 +96,7 @@ class DomainCorrelator:
         if record is not None and not now_failing:
             record.clear_silence()
         self._health_update(ci, change.state, ctx)
+        self._touched |= services
 
         if now_failing and not was_failing:
             more, note, incident_id = self._start(ci, at, cause, ctx)
@@ -106,7 +118,8 @@ class DomainCorrelator:
             incident_id=incident_id,
             silenced_by=record.silenced_by if record is not None else None,
         )
-        return DomainResult([*events, *more], annotation)
+        health += self._settle(Cause(ci, cause, at), ctx, before)
+        return DomainResult([*events, *more], annotation, health)
 
     def record_change(self, change: ChangeEvent, ctx: CorrelationContext) -> list[IncidentEvent]:
         """Remember a change record; list it on active incidents it may explain."""
@@ -134,10 +147,11 @@ class DomainCorrelator:
             del self.changes[: max(0, len(self.changes) - suspects.max_kept)]
         return events
 
-    def tick(self, now: datetime, ctx: CorrelationContext) -> list[IncidentEvent]:
+    def tick(self, now: datetime, ctx: CorrelationContext) -> DomainResult:
         """Resolve incidents whose hold has passed and open incidents for failures whose
         suppression ended; each decision is stamped with its own deadline, not `now`."""
-        return self._advance(now, ctx)
+        events, health = self._advance(now, ctx)
+        return DomainResult(events, None, health)
 
     def acknowledge(
         self,
@@ -145,16 +159,17 @@ class DomainCorrelator:
         at: datetime,
         ctx: CorrelationContext,
         command_id: str | None = None,
-    ) -> list[IncidentEvent]:
+    ) -> DomainResult:
         """Mark an open incident acknowledged; acknowledging twice changes nothing."""
         self._commandable(incident_id, "acknowledge")
-        events = self._advance(at, ctx)
+        events, health = self._advance(at, ctx)
         incident = self.incidents.get(incident_id)
         if incident is None or incident.state is not IncidentState.OPEN:
-            return events
+            return DomainResult(events, None, health)
         incident.state, incident.acknowledged_at = IncidentState.ACKNOWLEDGED, at
         cause = command_id or f"command:{at.isoformat()}"
-        return [*events, incident.event(IncidentAction.ACKNOWLEDGED, at, cause)]
+        events.append(incident.event(IncidentAction.ACKNOWLEDGED, at, cause))
+        return DomainResult(events, None, health)
 
     def resolve(
         self,
@@ -162,16 +177,21 @@ class DomainCorrelator:
         at: datetime,
         ctx: CorrelationContext,
         command_id: str | None = None,
-    ) -> list[IncidentEvent]:
-        """Resolve an active incident now, whatever its members' states."""
+    ) -> DomainResult:
+        """Resolve an active incident now, whatever its members' states. Its CIs that are
+        still failing stop charging it: their impact goes on, attributed to no incident."""
         self._commandable(incident_id, "resolve")
-        events = self._advance(at, ctx)
+        events, health = self._advance(at, ctx)
         incident = self.incidents.get(incident_id)
         if incident is None or not incident.active:
-            return events
+            return DomainResult(events, None, health)
+        self._status_changes(incident.id, ctx)
         close(incident, at)
         cause = command_id or f"command:{at.isoformat()}"
-        return [*events, incident.event(IncidentAction.RESOLVED, at, cause)]
+        resolved = incident.event(IncidentAction.RESOLVED, at, cause)
+        events.append(resolved)
+        health += self._settle(Cause(cause_ci(incident), resolved.id, at), ctx)
+        return DomainResult(events, None, health)
 
     def _commandable(self, incident_id: str, verb: str) -> None:
         incident = self.incidents.get(incident_id)
@@ -211,6 +231,7 @@ class DomainCorrelator:
             before = target.view()
             events = []
             for other in others:
+                self._status_changes(other.id, ctx)
                 events.append(absorb(target, other, self.cis, at, cause))
                 del self.incidents[other.id]
             target.add_member(ci, at)
@@ -233,6 +254,7 @@ class DomainCorrelator:
             incident = Incident(incident_id_for(self.domain, cause), self.domain, at)
             self.incidents[incident.id] = incident
             action, note = IncidentAction.OPENED, Note.OPENED
+        self._changed.add(incident.id)
         incident.add_member(ci, at)
         record.incident_id = incident.id
         self._refresh(incident, at, ctx)
@@ -256,10 +278,13 @@ class DomainCorrelator:
                 events.append(incident.event(IncidentAction.UPDATED, at, cause))
         return events
 
-    def _advance(self, now: datetime, ctx: CorrelationContext) -> list[IncidentEvent]:
+    def _advance(
+        self, now: datetime, ctx: CorrelationContext
+    ) -> tuple[list[IncidentEvent], list[ServiceHealthEvent]]:
         self.clock = now if self.clock is None else max(self.clock, now)
         hold = ctx.config.lifecycle.resolve_hold
-        events = []
+        events: list[IncidentEvent] = []
+        health: list[ServiceHealthEvent] = []
         due = sorted(
             (i.recovered_since + hold, i.id)
             for i in self._active()
@@ -267,20 +292,29 @@ class DomainCorrelator:
         )
         for at, incident_id in due:
             incident = self.incidents[incident_id]
+            self._status_changes(incident.id, ctx)
             close(incident, at)
-            events.append(incident.event(IncidentAction.RESOLVED, at, at.isoformat()))
-        events += self._end_silences(now, ctx)
+            resolved = incident.event(IncidentAction.RESOLVED, at, at.isoformat())
+            events.append(resolved)
+            health += self._settle(Cause(cause_ci(incident), resolved.id, at), ctx)
+        self._end_silences(now, ctx, events, health)
         self._prune(ctx)
-        return events
+        return events, health
 
-    def _end_silences(self, now: datetime, ctx: CorrelationContext) -> list[IncidentEvent]:
-        """Failures that outlast their suppression open (or join) incidents when it ends."""
+    def _end_silences(
+        self,
+        now: datetime,
+        ctx: CorrelationContext,
+        events: list[IncidentEvent],
+        health: list[ServiceHealthEvent],
+    ) -> None:
+        """Failures that outlast their suppression open (or join) incidents when it ends; the
+        services they impair are re-attributed at that moment."""
         silenced = sorted(
             (record.silenced_until, record.since, ci)
             for ci, record in self.cis.items()
             if record.silenced_until is not None and record.incident_id is None
         )
-        events: list[IncidentEvent] = []
         for until, _, ci in silenced:
             record = self.cis[ci]
             if until <= now:
@@ -291,13 +325,14 @@ class DomainCorrelator:
                 at = now  # lifted before its planned end
             else:
                 continue
+            self._touched |= ctx.topology.services(ci)
             silence = silence_for(self.cis, ci, at, ctx)
             if silence is not None:
                 record.silence_reason, record.silenced_until, record.silenced_via = silence
-                continue
-            record.clear_silence()
-            events += self._start(ci, at, record.cause_event_id, ctx)[0]
-        return events
+            else:
+                record.clear_silence()
+                events += self._start(ci, at, record.cause_event_id, ctx)[0]
+            health += self._settle(Cause(ci, record.cause_event_id, at), ctx)
 
     def _prune(self, ctx: CorrelationContext) -> None:
         assert self.clock is not None
@@ -314,6 +349,27 @@ class DomainCorrelator:
     def _active(self) -> list[Incident]:
         return sorted(
             (i for i in self.incidents.values() if i.active), key=lambda i: (i.opened_at, i.id)
+        )
+
+    def _status_changes(self, incident_id: str, ctx: CorrelationContext) -> None:
+        """The incident is about to be closed or absorbed: the services its failing CIs reach
+        must be re-attributed."""
+        self._changed.add(incident_id)
+        for ci, record in self.cis.items():
+            if record.incident_id == incident_id:
+                self._touched |= ctx.topology.services(ci)
+
+    def _settle(
+        self, cause: Cause, ctx: CorrelationContext, before: dict[str, State] | None = None
+    ) -> list[ServiceHealthEvent]:
+        """The service-health events of one decision (see `health_events`)."""
+        touched, changed = self._touched, self._changed
+        self._touched, self._changed = set(), set()
+        health = self._health_for(ctx)
+        failing = ctx.config.grouping.failing_states
+        attributor = Attributor(ctx.topology, self.cis, self._active(), health, failing)
+        return health_events(
+            self.attributions, touched, changed, before or {}, attributor, cause, self.domain, ctx
         )
 
     def _incident_of(self, ci: str) -> str | None:
@@ -340,30 +396,8 @@ class DomainCorrelator:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dict that `from_dict` turns back into an equal correlator."""
-        return {
-            "v": 1,
-            "domain": self.domain,
-            "clock": time_out(self.clock),
-            "cis": {ci: record.to_dict() for ci, record in sorted(self.cis.items())},
-            "incidents": [i.to_dict() for i in self.incidents.values()],
-            "changes": [c.model_dump(mode="json") for c in self.changes],
-        }
+        return stored_state(self)
 
     @classmethod
     def from_dict(cls, data: Any) -> DomainCorrelator:
-        d = check_format(data, "correlation domain")
-        try:
-            incidents = [Incident.from_dict(i) for i in d["incidents"]]
-            return cls(
-                domain=str(d["domain"]),
-                cis={ci: FailureRecord.from_dict(r) for ci, r in d["cis"].items()},
-                incidents={i.id: i for i in incidents},
-                changes=[SuspectChange.model_validate(c) for c in d["changes"]],
-                clock=time_in(d["clock"], "clock"),
-            )
-        except StateFormatError:
-            raise
-        except (KeyError, ValueError, TypeError) as exc:
-            raise StateFormatError(
-                f"correlation domain state is incomplete or malformed: {exc!r}"
-            ) from None
+        return cls(**stored_fields(data))

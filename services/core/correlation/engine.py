@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from impactline.core.contracts import ChangeEvent, CIStateChanged, IncidentEvent, TelemetryEvent
+from impactline.core.contracts import (
+    ChangeEvent,
+    CIStateChanged,
+    IncidentEvent,
+    ServiceHealthEvent,
+    TelemetryEvent,
+)
 from impactline.core.correlation.ci_tracker import CITracker
 from impactline.core.correlation.domain import DomainCorrelator, IncidentNotFound
 from impactline.core.correlation.incident import Incident
@@ -29,12 +35,14 @@ class EngineResult:
     ci_changes: list[CIStateChanged] = field(default_factory=list)
     incident_events: list[IncidentEvent] = field(default_factory=list)
     annotations: list[Annotation] = field(default_factory=list)
+    health: list[ServiceHealthEvent] = field(default_factory=list)
 
     def extend(self, other: EngineResult) -> None:
         self.outcomes += other.outcomes
         self.ci_changes += other.ci_changes
         self.incident_events += other.incident_events
         self.annotations += other.annotations
+        self.health += other.health
 
 
 class CorrelationEngine:
@@ -85,18 +93,22 @@ class CorrelationEngine:
             if outcome.change is not None and ci_id in self.context.graph:
                 result.extend(self._to_domain(outcome.change, self.domain_of(ci_id)))
         for name in sorted(self.domains):
-            result.incident_events += self.domains[name].tick(now, self.context)
+            ticked = self.domains[name].tick(now, self.context)
+            result.incident_events += ticked.events
+            result.health += ticked.health
         return result
 
     def acknowledge(
         self, incident_id: str, at: datetime, command_id: str | None = None
-    ) -> list[IncidentEvent]:
-        return self._holder(incident_id).acknowledge(incident_id, at, self.context, command_id)
+    ) -> EngineResult:
+        done = self._holder(incident_id).acknowledge(incident_id, at, self.context, command_id)
+        return EngineResult(incident_events=done.events, health=done.health)
 
     def resolve(
         self, incident_id: str, at: datetime, command_id: str | None = None
-    ) -> list[IncidentEvent]:
-        return self._holder(incident_id).resolve(incident_id, at, self.context, command_id)
+    ) -> EngineResult:
+        done = self._holder(incident_id).resolve(incident_id, at, self.context, command_id)
+        return EngineResult(incident_events=done.events, health=done.health)
 
     def incidents(self) -> list[Incident]:
         """Every incident still held (active or recently resolved), oldest first."""
@@ -115,10 +127,12 @@ class CorrelationEngine:
     def _to_domain(self, change: StateChange, domain: str) -> EngineResult:
         record = change.to_event(domain)
         outcome = self._domain(domain).apply(record, self.context)
+        assert outcome.annotation is not None  # every CI change is annotated
         return EngineResult(
             ci_changes=[record],
             incident_events=outcome.events,
             annotations=[outcome.annotation],
+            health=outcome.health,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -66,7 +66,9 @@ def absorb(
         if record.incident_id == other.id:
             record.incident_id = target.id
     close(other, at)
-    return other.event(IncidentAction.RESOLVED, at, f"merged:{target.id}:{cause}")
+    return other.event(
+        IncidentAction.RESOLVED, at, f"merged:{target.id}:{cause}", merged_into=target.id
+    )
 
 
 def reopenable(

@@ -127,7 +127,9 @@ class Incident:
 
         self.suspect_changes = sorted(found.values(), key=order)[:limit]
 
-    def event(self, action: IncidentAction, at: datetime, cause: str) -> IncidentEvent:
+    def event(
+        self, action: IncidentAction, at: datetime, cause: str, merged_into: str | None = None
+    ) -> IncidentEvent:
         """The lifecycle event; its id is derived from the incident, the action and the cause
         (an input event id, a command id or a deterministic decision time)."""
         return IncidentEvent(
@@ -142,6 +144,8 @@ class Incident:
             root_cause_candidates=list(self.root_cause_candidates),
             suspect_changes=list(self.suspect_changes),
             opened_at=self.opened_at,
+            absorbed=list(self.absorbed),
+            merged_into=merged_into,
         )
 
     # -- storage -------------------------------------------------------------------------------

@@ -45,9 +45,8 @@ _MAX_ROUNDS = 16  # timers firing timers: each round clears what it fired
 
 
 class CorrelationProcessor:
-    def __init__(self, context: CorrelationContext, catalog_version: int = 0) -> None:
+    def __init__(self, context: CorrelationContext) -> None:
         self.context = context
-        self.catalog_version = catalog_version
         self.trackers: dict[str, CITracker] = {}
         self.domains: dict[str, DomainCorrelator] = {}
         self.verdicts: Counter[Verdict] = Counter()
@@ -57,10 +56,9 @@ class CorrelationProcessor:
 
     # -- catalog -------------------------------------------------------------------------------
 
-    def use(self, context: CorrelationContext, catalog_version: int) -> None:
+    def use(self, context: CorrelationContext) -> None:
         """Switch to a new catalog version (or configuration); state carries on."""
         self.context = context
-        self.catalog_version = catalog_version
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -92,23 +90,23 @@ class CorrelationProcessor:
         correlator = self._correlator(domain)
         events = correlator.record_change(change, self.context)
         self._touch_domain(correlator)
-        return _incidents(events)
+        return _outputs(events, [])
 
     def command(self, command: IncidentCommand) -> list[Output]:
         correlator = self._correlator(command.correlation_domain)
         try:
             if command.action is IncidentCommandAction.ACKNOWLEDGE:
-                events = correlator.acknowledge(
+                result = correlator.acknowledge(
                     command.incident_id, command.time, self.context, command.id
                 )
             else:
-                events = correlator.resolve(
+                result = correlator.resolve(
                     command.incident_id, command.time, self.context, command.id
                 )
         except (IncidentNotFound, IncidentCommandRejected) as exc:
             raise Unprocessable(f"{command.action.value} {command.incident_id}: {exc}") from None
         self._touch_domain(correlator)
-        return _incidents(events)
+        return _outputs(result.events, result.health)
 
     def advance(self, watermark: datetime) -> list[Output]:
         """Fire every timer due at or before `watermark`, each stamped with its own deadline."""
@@ -122,9 +120,9 @@ class CorrelationProcessor:
                     out += self._tick_tracker(key.removeprefix(CI), watermark)
                 else:
                     correlator = self._correlator(key.removeprefix(DOMAIN))
-                    events = correlator.tick(watermark, self.context)
+                    result = correlator.tick(watermark, self.context)
                     self._touch_domain(correlator)
-                    out += _incidents(events)
+                    out += _outputs(result.events, result.health)
         return out
 
     def next_due(self) -> datetime | None:
@@ -163,7 +161,7 @@ class CorrelationProcessor:
             return self.context.graph.domain_of(ci_id)
         except UnknownNodeError:
             raise Unprocessable(
-                f"CI {ci_id!r} is not in catalog version {self.catalog_version}"
+                f"CI {ci_id!r} is not in catalog version {self.context.catalog_version}"
             ) from None
 
     def _ci_type(self, ci_id: str) -> str | None:
@@ -209,17 +207,14 @@ class CorrelationProcessor:
         return out
 
     def _apply(self, change: StateChange, domain: str) -> list[Output]:
-        """Stage 2 for one accepted CI state change: incidents, the annotation and the business
-        services whose state it changed."""
+        """Stage 2 for one accepted CI state change: incidents, the annotation and the
+        service-health events (state changes and re-attributions) it led to."""
         record: CIStateChanged = change.to_event(domain)
         correlator = self._correlator(domain)
-        health = correlator.service_health(self.context)
-        affected = sorted(self.context.graph.services_affected_by(change.ci_id))
-        before = {s: health.state_of(s) for s in affected}
         result = correlator.apply(record, self.context)
         self._touch_domain(correlator)
         note = result.annotation
-        out = _incidents(result.events)
+        assert note is not None  # every CI state change is annotated
         annotation = CIAnnotation(
             id=derived_id(record.id, "annotation"),
             ci_id=note.ci_id,
@@ -231,26 +226,15 @@ class CorrelationProcessor:
             incident_id=note.incident_id,
             silenced_by=note.silenced_by,
         )
-        out.append(Output(topics.CI_ANNOTATIONS, domain, annotation))
-        for service_id in affected:
-            state = health.state_of(service_id)
-            if state == before[service_id]:
-                continue
-            event = ServiceHealthEvent(
-                id=derived_id(change.cause_event_id, service_id, state.value),
-                service_id=service_id,
-                state=state,
-                previous_state=before[service_id],
-                time=change.time,
-                correlation_domain=domain,
-                cause_ci_id=change.ci_id,
-                cause_event_id=change.cause_event_id,
-                incident_id=note.incident_id,
-                catalog_version=self.catalog_version,
-            )
-            out.append(Output(topics.SERVICE_HEALTH, service_id, event))
-        return out
+        return [
+            *(Output(topics.INCIDENTS, e.incident_id, e) for e in result.events),
+            Output(topics.CI_ANNOTATIONS, domain, annotation),
+            *(Output(topics.SERVICE_HEALTH, h.service_id, h) for h in result.health),
+        ]
 
 
-def _incidents(events: list[IncidentEvent]) -> list[Output]:
-    return [Output(topics.INCIDENTS, e.incident_id, e) for e in events]
+def _outputs(events: list[IncidentEvent], health: list[ServiceHealthEvent]) -> list[Output]:
+    return [
+        *(Output(topics.INCIDENTS, e.incident_id, e) for e in events),
+        *(Output(topics.SERVICE_HEALTH, h.service_id, h) for h in health),
+    ]

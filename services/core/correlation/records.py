@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from impactline.core.contracts import IncidentEvent
+from impactline.core.contracts import IncidentEvent, ServiceHealthEvent
 from impactline.core.correlation.serial import required_time, time_in, time_out
 from impactline.core.states import State
 
@@ -95,7 +95,10 @@ class Annotation:
 
 @dataclass(frozen=True, slots=True)
 class DomainResult:
-    """Lifecycle events to publish (in order) and the annotation of the CI change."""
+    """What one input or timer run produced, each list in order: incident lifecycle events,
+    service-health events (state changes and re-attributions) and, for a CI state change,
+    its annotation."""
 
     events: list[IncidentEvent]
-    annotation: Annotation
+    annotation: Annotation | None = None
+    health: list[ServiceHealthEvent] = field(default_factory=list)

@@ -66,8 +66,12 @@ class Topology:
         return cached
 
     def related(self, a: str, b: str) -> bool:
-        """Whether a dependency path joins the two nodes, in either direction."""
-        return a == b or a in self.upstream(b) or b in self.upstream(a)
+        """Whether the failures of the two nodes belong together: a dependency path joins them
+        (in either direction), or they sit under different members of one redundancy group,
+        the only place where two failures change a common dependent's state together."""
+        if a == b or a in self.upstream(b) or b in self.upstream(a):
+            return True
+        return a in self.graph and b in self.graph and self.graph.share_redundancy(a, b)
 
     def health(self, ci_states: Mapping[str, State]) -> ServiceHealth:
         """Live service states for the given CI states; ids that are not CIs are left out."""
@@ -82,6 +86,8 @@ class CorrelationContext:
     graph: CatalogGraph
     config: CorrelationConfig = field(default_factory=CorrelationConfig)
     suppressions: Suppressions = field(default_factory=Suppressions)
+    catalog_version: int = 0
+    """Stamped on the service-health events the domains produce."""
     topology: Topology = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -22,6 +22,7 @@ from impactline.core.contracts import FeedbackEvent, ImpactEvent, ImpactReason, 
 from impactline.core.experience.policy import ExperiencePolicy
 from impactline.core.experience.timeline import Bucket, Timeline
 from impactline.core.scoring.sentiment import comment_sentiment
+from impactline.core.states import State
 
 STATE_FORMAT = 2
 # Feedback ids remembered to drop a redelivered message; redelivery only replays the last few.
@@ -109,11 +110,15 @@ class ExperienceState:
 def record_health(
     state: ExperienceState, health: ServiceHealthEvent, policy: ExperiencePolicy
 ) -> ExperienceState:
-    """The service changed state at the event's time."""
+    """The service changed state at the event's time. Time impaired only by planned work
+    (`planned_by`, no incident charged) is not counted, like `unknown` time: planned work
+    spends no error budget and pages nobody; it counts from the moment an incident is charged."""
     _same_service(state, health.service_id)
     at = _utc(health.time)
     now = _later(state.seen_until, at)
-    timeline = state.timeline.changed_to(health.state, at, now, policy).compacted(now, policy)
+    planned = health.planned_by is not None and not health.incident_ids
+    counted = State.UNKNOWN if planned and health.state is not State.OK else health.state
+    timeline = state.timeline.changed_to(counted, at, now, policy).compacted(now, policy)
     return replace(state, timeline=timeline, seen_until=now)
 
 

@@ -13,7 +13,7 @@ is called with the watermark of the partition that holds the episode (docs/scori
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from impactline.core.calendar import BusinessCalendar
@@ -21,26 +21,22 @@ from impactline.core.calendar.clock import require_aware
 from impactline.core.catalog import Catalog
 from impactline.core.catalog.model import BusinessService
 from impactline.core.contracts import (
-    AlertEvent,
-    ImpactEvent,
+    FeedbackEvent,
     ImpactReason,
     IncidentEvent,
-    ItsmAction,
-    ItsmIncidentEvent,
     ServiceHealthEvent,
     derived_id,
 )
-from impactline.core.impact.episode import EpisodeState, Notice
-from impactline.core.impact.outputs import (
-    alert_event,
-    impact_event,
-    itsm_event,
-    itsm_resolve,
-    resolved_alert,
-)
+from impactline.core.impact.charges import charge, charges_of
+from impactline.core.impact.episode import EpisodeState
+from impactline.core.impact.notices import closing, notify
+from impactline.core.impact.outputs import impact_event
 from impactline.core.impact.profile import profile_for
 from impactline.core.impact.reading import Reading, ServiceView, mark_of, read
+from impactline.core.impact.reports import vip_report
 from impactline.core.impact.routing import DEFAULT_ROUTING, RoutingRules
+from impactline.core.impact.steps import Outputs as _Outputs
+from impactline.core.impact.steps import RoutedImpact, Step
 from impactline.core.scoring import DEFAULT_CONFIG, ImpactAccrual, ScoringConfig, ServiceProfile
 from impactline.core.states import State
 
@@ -54,35 +50,6 @@ far ahead and the minutes in between are accrued into the last one."""
 
 class UnknownService(LookupError):
     """A health event for a business service the catalog does not hold."""
-
-
-@dataclass(frozen=True, slots=True)
-class RoutedImpact:
-    """An impact event and the topic names (without deployment prefix) it is published to."""
-
-    event: ImpactEvent
-    topics: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """The outcome of one call: the state to keep (None: no episode is open any more) and the
-    events to publish, each list in the order the events happened."""
-
-    state: EpisodeState | None
-    impacts: tuple[RoutedImpact, ...] = ()
-    alerts: tuple[AlertEvent, ...] = ()
-    itsm: tuple[ItsmIncidentEvent, ...] = ()
-
-
-@dataclass
-class _Outputs:
-    impacts: list[RoutedImpact] = field(default_factory=list)
-    alerts: list[AlertEvent] = field(default_factory=list)
-    itsm: list[ItsmIncidentEvent] = field(default_factory=list)
-
-    def step(self, state: EpisodeState | None) -> Step:
-        return Step(state, tuple(self.impacts), tuple(self.alerts), tuple(self.itsm))
 
 
 class ImpactEngine:
@@ -169,18 +136,28 @@ class ImpactEngine:
             )
         if health.id == state.last_health_id:
             return Step(state)
-        episode = replace(
-            state,
-            last_health_id=health.id,
-            incident_id=state.incident_id or health.incident_id,
-        )
+        episode = replace(state, last_health_id=health.id)
         # An event older than what was already accounted for takes effect now, not in the past.
         at = max(at, episode.updated_at)
         episode = self._walk(episode, view, at, out, burn_rate)
-        if health.state is episode.state:
+        incidents, planned_by = charges_of(health)
+        # A recovery keeps who was charged, so the closing events name them.
+        recharged = health.state is not State.OK and (incidents, planned_by) != (
+            episode.incident_ids,
+            episode.planned_by,
+        )
+        if health.state is episode.state and not recharged:
             return out.step(episode)
+        episode = self._accrue(episode, view, at)
+        if recharged:
+            # What accrued until now stays with whoever was charged; from now on the new ones.
+            episode = charge(episode, incidents, planned_by)
+        if health.state is episode.state:
+            return out.step(
+                self._report(episode, view, at, ImpactReason.ATTRIBUTION, health.id, out, burn_rate)
+            )
         episode = replace(
-            self._accrue(episode, view, at),
+            episode,
             state=health.state,
             cause_ci_id=health.cause_ci_id,
             cause_event_id=health.cause_event_id,
@@ -191,6 +168,31 @@ class ImpactEngine:
             return out.step(None)
         return out.step(
             self._report(episode, view, at, ImpactReason.STATE_CHANGE, health.id, out, burn_rate)
+        )
+
+    def on_feedback(
+        self,
+        state: EpisodeState | None,
+        feedback: FeedbackEvent,
+        now: datetime,
+        burn_rate: BurnRate = None,
+    ) -> Step:
+        """A user's feedback on a service. A VIP's complaint during the open episode (see
+        `vip_report`) makes the impact high-visibility from then on: a `vip-report` impact
+        event, and the alert raised again when its priority moves; anything else changes
+        nothing. It takes effect at its own time, but never before the episode's last event
+        nor after `now` (its partition's event time), so a survey tool with a wrong clock
+        cannot move the episode."""
+        view = self.view(feedback.service_id)
+        user = None if state is None or view is None else vip_report(state, view, feedback)
+        if state is None or view is None or user is None:
+            return Step(state)
+        at = max(state.updated_at, min(_utc(feedback.time), _utc(require_aware(now, "now"))))
+        out = _Outputs()
+        episode = self._walk(state, view, at, out, burn_rate)
+        episode = replace(self._accrue(episode, view, at), vip_reports=(*state.vip_reports, user))
+        return out.step(
+            self._report(episode, view, at, ImpactReason.VIP_REPORT, feedback.id, out, burn_rate)
         )
 
     def on_tick(self, state: EpisodeState, now: datetime, burn_rate: BurnRate = None) -> Step:
@@ -242,11 +244,11 @@ class ImpactEngine:
         return _utc(due)
 
     def on_incident(self, state: EpisodeState, incident: IncidentEvent) -> EpisodeState:
-        """Remember the first correlated incident that lists the episode's service; later
-        impact events and alerts carry its id."""
-        if state.incident_id is not None or state.service_id not in incident.affected_services:
+        """Charge an episode that no incident is charged with yet (service-health events of an
+        older correlate carry no attribution) to the first incident that lists its service."""
+        if state.incident_ids or state.service_id not in incident.affected_services:
             return state
-        return replace(state, incident_id=incident.incident_id)
+        return charge(state, (incident.incident_id,), None)
 
     def _view_of(self, service: BusinessService) -> ServiceView:
         calendar = self.calendars.get(service.calendar) if service.calendar else None
@@ -254,6 +256,7 @@ class ImpactEngine:
 
     def _start(self, view: ServiceView, health: ServiceHealthEvent) -> EpisodeState:
         at = _utc(health.time)
+        incidents, planned_by = charges_of(health)
         return EpisodeState(
             episode_id=derived_id(health.service_id, health.cause_event_id),
             service_id=health.service_id,
@@ -265,8 +268,10 @@ class ImpactEngine:
             owner_team=self._owner_team(view, health.cause_ci_id),
             accrual=ImpactAccrual.start(at),
             last_health_id=health.id,
-            incident_id=health.incident_id,
-        )
+            incident_id=incidents[0] if incidents else None,
+            incident_ids=incidents,
+            planned_by=planned_by,
+        ).charged(0.0)
 
     def _owner_team(self, view: ServiceView, cause_ci_id: str) -> str:
         """The team that can act on the cause: the owner of the cause CI (or technical
@@ -310,8 +315,11 @@ class ImpactEngine:
         return episode
 
     def _accrue(self, episode: EpisodeState, view: ServiceView, to: datetime) -> EpisodeState:
+        """Accrue up to `to`; the minutes go to the share of whoever is charged."""
         rate, calendar = view.accrual_rate(episode.state, self.config)
-        return replace(episode, accrual=episode.accrual.advance(to, rate, calendar))
+        accrual = episode.accrual.advance(to, rate, calendar)
+        added = accrual.impact_minutes - episode.accrual.impact_minutes
+        return replace(episode, accrual=accrual).charged(added)
 
     def _report(
         self,
@@ -326,7 +334,7 @@ class ImpactEngine:
         """Emit the impact event of `episode` at `at` (its accrual already advanced there) and
         raise or update the alert and the ITSM record when the priority moved."""
         burn = burn_rate(at) if callable(burn_rate) else burn_rate
-        reading = read(view, episode.state, at, self.config, burn)
+        reading = read(view, episode.state, at, self.config, burn, episode.vip_reports)
         episode = self._route(episode, view, reading, reason, key, out)
         return self._notify(episode, view, reading, out)
 
@@ -347,36 +355,24 @@ class ImpactEngine:
     def _notify(
         self, episode: EpisodeState, view: ServiceView, reading: Reading, out: _Outputs
     ) -> EpisodeState:
-        priority = reading.assessment.priority
-        notice = Notice(reading.priority, priority.impact.value, priority.urgency.value)
-        if episode.notice is None:
-            if not reading.hurts:
-                return episode
-            action = ItsmAction.CREATE
-        elif episode.notice.priority == notice.priority:
-            return episode
-        else:
-            action = ItsmAction.UPDATE
-        sequence = episode.notices_sent + 1
-        episode = replace(episode, notice=notice, notices_sent=sequence)
-        out.alerts.append(alert_event(episode, view, reading, sequence))
-        out.itsm.append(itsm_event(episode, view, reading, action, sequence))
+        episode, alert, record = notify(episode, view, reading)
+        if alert is not None and record is not None:
+            out.alerts.append(alert)
+            out.itsm.append(record)
         return episode
 
     def _recover(
         self, episode: EpisodeState, view: ServiceView, at: datetime, key: str, out: _Outputs
     ) -> None:
-        reading = read(view, State.OK, at, self.config)
+        reading = read(view, State.OK, at, self.config, vip_reports=episode.vip_reports)
         episode = self._route(episode, view, reading, ImpactReason.RECOVERED, key, out)
         self._close(episode, view.service.name, at, out)
 
     def _close(self, episode: EpisodeState, name: str, at: datetime, out: _Outputs) -> None:
-        notice = episode.notice
-        if notice is None:
-            return
-        sequence = episode.notices_sent + 1
-        out.alerts.append(resolved_alert(episode, notice, name, at, sequence))
-        out.itsm.append(itsm_resolve(episode, notice, name, at, sequence))
+        closed = closing(episode, name, at)
+        if closed is not None:
+            out.alerts.append(closed[0])
+            out.itsm.append(closed[1])
 
     def _orphaned(self, episode: EpisodeState, at: datetime) -> Step:
         """The service left the catalog mid-episode: close its alert and ITSM record; no

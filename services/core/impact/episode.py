@@ -6,7 +6,7 @@ mapping of plain JSON types (`to_dict`) and back (`from_dict`), so a keyed table
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,11 +33,24 @@ class CalendarMark:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """What the open alert and ITSM record of an episode last said."""
+    """What the open alert and ITSM record of an episode last said, and since when they are
+    open (None in states stored before it was kept: the episode's start)."""
 
     priority: str
     impact: int
     urgency: int
+    incident_id: str | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """Business impact minutes of an episode accrued while the same incidents were charged
+    (none: planned work, or no incident explains the impairment)."""
+
+    incident_ids: tuple[str, ...]
+    planned: bool
+    minutes: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +62,10 @@ class EpisodeState:
     episode (docs/scoring.md, "Time"). `notice` is what the open alert and ITSM record last said
     (None: neither is open); `notices_sent` numbers their events. `topics` lists every topic
     the episode's impact events have gone to, so its later events (the recovery included)
-    reach the same subscribers.
+    reach the same subscribers. `incident_ids` are the incidents charged now (`incident_id` the
+    first of them) and `planned_by` the planned work when it alone causes the impact; `shares`
+    split the minutes by who was charged when they accrued. `vip_reports` are the VIPs who
+    reported a problem during the episode.
     """
 
     episode_id: str
@@ -69,10 +85,44 @@ class EpisodeState:
     accrual_seq: int = 0
     last_health_id: str | None = None
     topics: tuple[str, ...] = ()
+    incident_ids: tuple[str, ...] = ()
+    planned_by: str | None = None
+    shares: tuple[Share, ...] = ()
+    vip_reports: tuple[str, ...] = ()
 
     @property
     def updated_at(self) -> datetime:
         return self.accrual.updated_at
+
+    @property
+    def planned(self) -> bool:
+        """Only planned work causes the impact now: nothing pages."""
+        return self.planned_by is not None and not self.incident_ids
+
+    @property
+    def planned_minutes(self) -> float:
+        return sum(share.minutes for share in self.shares if share.planned)
+
+    @property
+    def paged_minutes(self) -> float:
+        """The minutes an alert or ITSM record reports: all but those of planned work."""
+        return max(self.impact_minutes - self.planned_minutes, 0.0)
+
+    def charged(self, minutes: float) -> EpisodeState:
+        """Add `minutes` to the share of whoever is charged now. An incident's share (or the
+        planned one) is listed from the moment it is charged, at 0 minutes; nobody's share
+        only once it holds minutes."""
+        key = (self.incident_ids, self.planned)
+        shares = list(self.shares)
+        for n, share in enumerate(shares):
+            if (share.incident_ids, share.planned) == key:
+                shares[n] = Share(share.incident_ids, share.planned, share.minutes + minutes)
+                break
+        else:
+            if minutes <= 0 and key == ((), False):
+                return self
+            shares.append(Share(*key, minutes))
+        return replace(self, shares=tuple(shares))
 
     @property
     def impact_minutes(self) -> float:
@@ -114,11 +164,20 @@ class EpisodeState:
                 "priority": self.notice.priority,
                 "impact": self.notice.impact,
                 "urgency": self.notice.urgency,
+                "incident_id": self.notice.incident_id,
+                "since": None if self.notice.since is None else self.notice.since.isoformat(),
             },
             "notices_sent": self.notices_sent,
             "accrual_seq": self.accrual_seq,
             "last_health_id": self.last_health_id,
             "topics": list(self.topics),
+            "incident_ids": list(self.incident_ids),
+            "planned_by": self.planned_by,
+            "shares": [
+                {"incident_ids": list(s.incident_ids), "planned": s.planned, "minutes": s.minutes}
+                for s in self.shares
+            ],
+            "vip_reports": list(self.vip_reports),
         }
 
     @classmethod
@@ -163,6 +222,14 @@ class EpisodeState:
             accrual_seq=reader.count("accrual_seq"),
             last_health_id=reader.optional_text("last_health_id"),
             topics=reader.texts("topics"),
+            # Absent from states stored before attribution: read as nothing charged yet.
+            incident_ids=reader.texts("incident_ids", ()),
+            planned_by=reader.optional_text("planned_by"),
+            shares=tuple(
+                _share(_Reader(share, f"shares.{n}."))
+                for n, share in enumerate(reader.mappings("shares"))
+            ),
+            vip_reports=reader.texts("vip_reports", ()),
         )
 
 
@@ -180,6 +247,16 @@ def _notice(reader: _Reader) -> Notice:
         priority=reader.text("priority"),
         impact=reader.count("impact"),
         urgency=reader.count("urgency"),
+        incident_id=reader.optional_text("incident_id"),
+        since=reader.optional_time("since"),
+    )
+
+
+def _share(reader: _Reader) -> Share:
+    return Share(
+        incident_ids=reader.texts("incident_ids"),
+        planned=reader.flag("planned"),
+        minutes=reader.number("minutes"),
     )
 
 
@@ -213,11 +290,28 @@ class _Reader:
     def optional_text(self, key: str) -> str | None:
         return None if self._data.get(key) is None else self.text(key)
 
-    def texts(self, key: str) -> tuple[str, ...]:
+    def texts(self, key: str, default: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        if default is not None and key not in self._data:
+            return default
         value = self._get(key)
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise self._wrong(key, "a list of strings")
         return tuple(value)
+
+    def mappings(self, key: str) -> list[dict[str, Any]]:
+        value = self._data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise self._wrong(key, "a list of mappings")
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self._get(key)
+        if not isinstance(value, bool):
+            raise self._wrong(key, "true or false")
+        return value
+
+    def optional_time(self, key: str) -> datetime | None:
+        return None if self._data.get(key) is None else self.time(key)
 
     def number(self, key: str) -> float:
         value = self._get(key)

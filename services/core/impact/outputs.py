@@ -15,6 +15,7 @@ from impactline.core.contracts import (
     CalendarContext,
     ImpactEvent,
     ImpactReason,
+    ImpactShare,
     ItsmAction,
     ItsmIncidentEvent,
     Priority,
@@ -55,6 +56,9 @@ def impact_event(
         cause_ci_id=episode.cause_ci_id,
         cause_event_id=episode.cause_event_id,
         incident_id=episode.incident_id,
+        incident_ids=list(episode.incident_ids),
+        planned=episode.planned,
+        planned_by=episode.planned_by if episode.planned else None,
         users_affected=rate.affected_users,
         personas_affected=list(rate.personas) if rate.state_factor > 0 else [],
         tier=service.tier,
@@ -62,6 +66,14 @@ def impact_event(
         calendar=_calendar_context(view, reading),
         impact_rate=rate.rate,
         business_impact_minutes=episode.accrual.impact_minutes,
+        attribution=[
+            ImpactShare(
+                incident_ids=list(share.incident_ids),
+                planned=share.planned,
+                business_impact_minutes=share.minutes,
+            )
+            for share in episode.shares
+        ],
         priority=as_priority(priority.label),
         impact_level=priority.impact.value,
         urgency=priority.urgency.value,
@@ -97,7 +109,7 @@ def resolved_alert(
         priority=as_priority(notice.priority),
         service_id=episode.service_id,
         owner_team=episode.owner_team,
-        summary=recovery_summary(name, at - episode.started_at, episode.impact_minutes),
+        summary=_recovered(episode, notice, name, at),
         incident_id=episode.incident_id,
         time=at,
         resolved=True,
@@ -116,12 +128,13 @@ def itsm_event(
         id=derived_id(episode.episode_id, "itsm", str(sequence)),
         action=action,
         incident_id=episode.episode_id,
+        correlated_incident_id=episode.incident_id,
         short_description=impact_summary(view.service.name, view.service.domain, reading),
         impact=priority.impact.value,
         urgency=priority.urgency.value,
         priority=as_priority(priority.label),
         affected_services=[episode.service_id],
-        business_impact_minutes=episode.impact_minutes,
+        business_impact_minutes=episode.paged_minutes,
         time=reading.at,
     )
 
@@ -135,14 +148,22 @@ def itsm_resolve(
         id=derived_id(episode.episode_id, "itsm", str(sequence)),
         action=ItsmAction.RESOLVE,
         incident_id=episode.episode_id,
-        short_description=recovery_summary(name, at - episode.started_at, episode.impact_minutes),
+        correlated_incident_id=episode.incident_id or notice.incident_id,
+        short_description=_recovered(episode, notice, name, at),
         impact=notice.impact,
         urgency=notice.urgency,
         priority=as_priority(notice.priority),
         affected_services=[episode.service_id],
-        business_impact_minutes=episode.impact_minutes,
+        business_impact_minutes=episode.paged_minutes,
         time=at,
     )
+
+
+def _recovered(episode: EpisodeState, notice: Notice, name: str, at: datetime) -> str:
+    """Counted from when the alert was raised (the episode's start, unless planned work came
+    first) with the minutes outside planned work."""
+    since = notice.since or episode.started_at
+    return recovery_summary(name, at - since, episode.paged_minutes)
 
 
 def as_priority(label: str) -> Priority:

@@ -39,6 +39,7 @@ from impactline.core.processing import DueIndex, Output, Unprocessable
 EPISODE = "episode/"
 EXPERIENCE = "experience/"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INSTANT = timedelta(microseconds=1)
 
 
 class ImpactProcessor:
@@ -54,6 +55,9 @@ class ImpactProcessor:
         self._due = DueIndex()
         self._indexes: dict[str, tuple[Timeline, TimelineIndex]] = {}
         self.late = 0
+        self._now: datetime | None = None
+        """The newest event time of the partition the processor has seen (health events and
+        watermarks; feedback time stamps are not trusted to move it)."""
         """Health events older than what their episode had already accounted for, applied at
         the episode's own time as a correction (docs/scoring.md, "Time")."""
 
@@ -76,13 +80,15 @@ class ImpactProcessor:
                 f"which catalog version {self.engine.catalog_version} does not hold; publish "
                 "a catalog that has it or drop the event"
             )
+        self._now = health.time if self._now is None else max(self._now, health.time)
         out: list[Output] = []
         episode = self.episodes.get(service_id)
         if episode is not None and health.id == episode.last_health_id:
             return out  # the same event again: already applied
         if episode is not None:
-            # The episode's own timers due before this event fire first, as they did live.
-            out += self._tick_episode(service_id, health.time)
+            # The episode's own timers due before this event fire first, as they did live; one
+            # due at its very instant is covered by the event itself.
+            out += self._tick_episode(service_id, health.time - _INSTANT)
             episode = self.episodes.get(service_id)
             if episode is not None and health.time < episode.updated_at:
                 self.late += 1
@@ -105,13 +111,29 @@ class ImpactProcessor:
                 f"catalog version {self.engine.catalog_version} does not hold; publish a "
                 "catalog that has it or drop the feedback"
             )
-        state = record_feedback(self._experience(feedback.service_id), feedback, self.policy)
-        self._store_experience(state)
-        return []
+        service_id = feedback.service_id
+        self._store_experience(record_feedback(self._experience(service_id), feedback, self.policy))
+        episode = self.episodes.get(service_id)
+        if episode is None:
+            return []
+        # A user's time stamp is not trusted to move the episode: it takes effect at most at
+        # the partition's event time.
+        now = max(self._now or episode.updated_at, episode.updated_at)
+        out = self._tick_episode(service_id, min(feedback.time, now))
+        episode = self.episodes.get(service_id)
+        if episode is None:
+            return out
+        step = self.engine.on_feedback(
+            episode, feedback, now, burn_rate=lambda at: self._burn_rate(service_id, at)
+        )
+        if step.state is not episode:
+            out += self._apply(service_id, step)
+        return out
 
     def advance(self, watermark: datetime) -> list[Output]:
         """Fire every timer due at or before `watermark`: accruals and calendar boundaries of
         open episodes, then XLA evaluations that fell due."""
+        self._now = watermark if self._now is None else max(self._now, watermark)
         out: list[Output] = []
         for key in self._due.due(watermark):
             if key.startswith(EPISODE):

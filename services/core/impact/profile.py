@@ -33,7 +33,7 @@ def profile_for(service: BusinessService) -> ServiceProfile:
             tier=service.tier,
             users=service.users,
             personas=tuple(_persona(persona) for persona in service.personas),
-            vip_users=tuple(Vip(user=user) for user in service.vip_users),
+            vip_users=tuple(Vip(user=vip.user, persona=vip.persona) for vip in service.vip_users),
             **_targets(service),
         )
     except ValidationError as error:

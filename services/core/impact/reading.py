@@ -65,10 +65,19 @@ def read(
     at: datetime,
     config: ScoringConfig,
     burn_rate: float | None = None,
+    vip_reports: tuple[str, ...] = (),
 ) -> Reading:
-    """`burn_rate` is the service's error-budget burn (None: no evidence), raising urgency."""
+    """`burn_rate` is the service's error-budget burn (None: no evidence), raising urgency;
+    `vip_reports` are the VIPs who reported a problem during the episode."""
     verdict = view.calendar.weight_at(at) if view.calendar is not None else None
-    assessment = assess_impact(view.profile, state, verdict, burn_rate=burn_rate, config=config)
+    assessment = assess_impact(
+        view.profile,
+        state,
+        verdict,
+        burn_rate=burn_rate,
+        affected_users=vip_reports,
+        config=config,
+    )
     return Reading(at, state, verdict, assessment, mark_of(view, verdict))
 
 

@@ -23,7 +23,7 @@ def period_phrase(period: str) -> str:
 
 def impact_summary(service_name: str, business_domain: str, reading: Reading) -> str:
     """E.g. `Financial Close is degraded for 120 finance users during month-end close (x3):
-    P1, CFO office affected`."""
+    P1, CFO office and 3 VIPs affected`."""
     rate = reading.assessment.rate
     text = f"{service_name} is {_STATE_PHRASE[reading.state]}"
     if rate.affected_users:
@@ -36,9 +36,12 @@ def impact_summary(service_name: str, business_domain: str, reading: Reading) ->
         text += f" during {period_phrase(reading.verdict.period)} (x{weight:g})"
     text += f": {reading.priority}"
     visibility = reading.assessment.visibility
-    reached = [*visibility.approver_personas, *visibility.vips]
+    vips = list(visibility.vips)
+    reached = [*visibility.approver_personas, *(vips if len(vips) < 2 else [f"{len(vips)} VIPs"])]
     if reached:
         text += f", {_join(reached)} affected"
+    if visibility.reporting_vips:
+        text += f", reported by {_join(list(visibility.reporting_vips))}"
     return text
 
 

@@ -33,8 +33,8 @@ def assess_impact(
     config: ScoringConfig = DEFAULT_CONFIG,
 ) -> ImpactAssessment:
     """`personas` restricts the incident to some personas (all when None); `affected_users`
-    names users known to be hit (VIP detection); `burn_rate` is the error-budget burn, e.g.
-    `fastest_burn_rate(...)`, or None when unknown."""
+    names users known to be hit (VIPs who reported a problem); `burn_rate` is the error-budget
+    burn, e.g. `fastest_burn_rate(...)`, or None when unknown."""
     chosen = tuple(personas) if personas is not None else None
     rate = impact_rate(
         profile,
@@ -46,8 +46,7 @@ def assess_impact(
     )
     active = calendar.periods if calendar is not None else ()
     reached = affected_personas(profile, active, chosen) if rate.state_factor > 0 else ()
-    visibility = assess_visibility(
-        profile, reached, affected_users if rate.state_factor > 0 else ()
-    )
+    hurt = rate.reach > 0
+    visibility = assess_visibility(profile, reached, affected_users if hurt else (), hurt=hurt)
     priority = assess_priority(rate, visibility, burn_rate, config.priority)
     return ImpactAssessment(rate=rate, visibility=visibility, priority=priority)

@@ -42,8 +42,9 @@ class Persona(_Frozen):
 
 
 class Vip(_Frozen):
-    """A high-visibility user; reached when named among the affected users or when their
-    persona is affected."""
+    """A high-visibility user, tied to one persona of the service (reached while it is
+    affected) or, without a persona, to the whole service (reached whenever it hurts anyone).
+    A VIP named among the affected users (who reported a problem) is reached as well."""
 
     user: str = Field(min_length=1)
     persona: str | None = None
