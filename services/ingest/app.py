@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -9,6 +10,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from impactline.core import topics
+from impactline.core.catalog import Catalog
+from impactline.ingest.binding import BindingState
 from impactline.ingest.config import IngestSettings
 from impactline.ingest.formats import PagerDutyFormat
 from impactline.ingest.idempotency import IdempotencyStore, RecentIds
@@ -18,6 +21,7 @@ from impactline.ingest.raw import RawInput
 from impactline.ingest.routes import router
 from impactline.ingest.sink import EventSink, KafkaSink
 from impactline.runtime.auth import KeyStore
+from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion, follow_catalog
 from impactline.runtime.clock import Clock
 from impactline.runtime.http import create_http_app
 from impactline.runtime.kafka import ensure_topics, new_producer
@@ -36,9 +40,14 @@ def create_app(
     key_store: KeyStore | None = None,
     ingest_settings: IngestSettings | None = None,
     clock: Clock | None = None,
+    catalog: CatalogHolder | None = None,
 ) -> FastAPI:
     """The ingest app; `sink` and `key_store` replace Kafka and the key database (tests);
-    `clock` stamps events sent without a time (default: the settings' clock)."""
+    `clock` stamps events sent without a time (default: the settings' clock).
+
+    Events are bound to CIs with `catalog`; by default, with Kafka, the configured catalog
+    files until the catalog topic has a version, then every version published there. Given a
+    `sink` and no `catalog`, events are published with the CI they name, unchecked."""
     settings = settings or Settings()
     wall = clock or settings.clock()
     options = ingest_settings or IngestSettings()
@@ -54,7 +63,14 @@ def create_app(
             else:
                 store = key_store
             app.state.key_store = store
-            app.state.sink = sink or await _kafka(settings, options, stack)
+            holder = catalog
+            if sink is None and holder is None:
+                holder = await asyncio.to_thread(_initial_catalog, settings)
+            binding = BindingState(holder) if holder is not None else None
+            app.state.catalog = holder
+            app.state.sink = sink or await _kafka(settings, options, stack, binding)
+            if sink is None and holder is not None:
+                _follow(settings, holder, stack)
             app.state.pagerduty = PagerDutyFormat().format()
             app.state.ingest = IngestState(
                 settings=options,
@@ -66,6 +82,7 @@ def create_app(
                 recent=RecentIds(options.recent_ids, options.recent_ids_ttl_s),
                 prefix=settings.topic_prefix,
                 clock=wall,
+                binding=binding,
             )
             yield
 
@@ -81,7 +98,36 @@ def create_app(
     return app
 
 
-async def _kafka(settings: Settings, options: IngestSettings, stack: AsyncExitStack) -> KafkaSink:
+def _initial_catalog(settings: Settings) -> CatalogHolder:
+    """The configured catalog files as version 0 (none: an empty catalog), until the catalog
+    topic delivers the version in use."""
+    if settings.catalog_paths:
+        return CatalogHolder.from_files(settings.catalog_paths)
+    return CatalogHolder(
+        CatalogVersion(0, Catalog.from_documents([]), Catalog.from_documents([]).graph)
+    )
+
+
+def _follow(settings: Settings, holder: CatalogHolder, stack: AsyncExitStack) -> None:
+    """Switch to each catalog version published, in the background, until `stack` closes."""
+    task = asyncio.create_task(
+        follow_catalog(holder, settings.require_kafka(), settings.topic_prefix),
+        name="ingest-catalog",
+    )
+
+    async def stop() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    stack.push_async_callback(stop)
+
+
+async def _kafka(
+    settings: Settings,
+    options: IngestSettings,
+    stack: AsyncExitStack,
+    binding: BindingState | None,
+) -> KafkaSink:
     """The producer (and the raw input sharing it), stopped when `stack` closes."""
     bootstrap = settings.require_kafka()
     await ensure_topics(
@@ -95,7 +141,7 @@ async def _kafka(settings: Settings, options: IngestSettings, stack: AsyncExitSt
     stack.push_async_callback(producer.stop)
     sink = KafkaSink(producer, settings.topic_prefix)
     if options.raw_input:
-        raw = RawInput(bootstrap, sink, prefix=settings.topic_prefix)
+        raw = RawInput(bootstrap, sink, prefix=settings.topic_prefix, binding=binding)
         await raw.start()
         stack.push_async_callback(raw.stop)
         log.info("consuming %s", raw.topic)

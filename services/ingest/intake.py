@@ -19,7 +19,9 @@ from fastapi import Request, Response
 
 from impactline.core import topics
 from impactline.core.contracts import Contract, DeadLetter, derived_id
-from impactline.ingest.adapters import AdapterError, IngestEvent, Translation, destination
+from impactline.ingest.adapters import AdapterError, Translation, destination
+from impactline.ingest.binding import BindingState, BindResult, bind_events
+from impactline.ingest.binding import summary as binding_summary
 from impactline.ingest.body import adapter_problem, read_body, rejection_problem
 from impactline.ingest.config import IngestSettings
 from impactline.ingest.deadletters import http_dead_letters
@@ -54,6 +56,8 @@ class IngestState:
     recent: RecentIds
     prefix: str = ""
     clock: Clock = SYSTEM
+    # None: events are published with the CI they name, unchecked (no catalog to bind with).
+    binding: BindingState | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +80,10 @@ class Intake:
 class Published:
     """What was made durable for one request."""
 
-    events: list[IngestEvent]
+    events: list[Any]  # bound or unbound (UnboundEvent)
     duplicates: int
     letters: list[DeadLetter] = field(default_factory=list)
+    bound: BindResult | None = None
 
 
 Translator = Callable[[Intake], Translation[Any]]
@@ -96,6 +101,11 @@ class Format:
     answer: Answer | None = None  # default: accepted / ids / rejected
     # Extra members of the problem document for invalid input (a client's expected shape).
     problem_extras: Mapping[str, Any] = field(default_factory=dict)
+    input: str | None = None  # the input name binding rules select on; default: `name`
+
+    @property
+    def input_name(self) -> str:
+        return self.input or self.name
 
 
 def state_of(request: Request) -> IngestState:
@@ -194,11 +204,14 @@ async def _process(
 async def publish(
     state: IngestState, fmt: Format, intake: Intake, translation: Translation[Any], route: str
 ) -> Published:
-    """Produce the new events and the dead letters; SinkUnavailable becomes a 503 problem."""
+    """Bind, then produce the new events and the dead letters; SinkUnavailable becomes a 503
+    problem."""
     batches: dict[topics.Topic, list[tuple[str, Contract]]] = defaultdict(list)
     fresh: list[tuple[str, str]] = []
     duplicates = 0
-    for event in translation.accepted:
+    binder = state.binding.binder if state.binding is not None else None
+    bound = bind_events(binder, fmt.input_name, translation.accepted, now=intake.received_at)
+    for event in bound.events:
         topic, key = destination(event)
         name = topic_name(topic, state.prefix)
         if state.recent.seen(name, event.id):
@@ -222,7 +235,7 @@ async def publish(
             headers={"Retry-After": str(state.settings.retry_after_s)},
         ) from None
     state.recent.remember(fresh)
-    return Published(list(translation.accepted), duplicates, letters)
+    return Published(bound.events, duplicates, letters, bound)
 
 
 def default_answer(translation: Translation[Any], published: Published) -> dict[str, Any]:
@@ -235,6 +248,8 @@ def default_answer(translation: Translation[Any], published: Published) -> dict[
         answer["rejected"] = [
             {"index": index, "errors": err.fields()} for index, err in translation.rejected
         ]
+    if published.bound is not None and (published.bound.bound or published.bound.unbound):
+        answer.update(binding_summary(published.bound))
     if published.duplicates:
         answer["duplicates"] = published.duplicates
     if translation.notes:

@@ -26,12 +26,14 @@ from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract, DeadLetter
 from impactline.ingest.adapters import AdapterError, IngestEvent, destination, native
 from impactline.ingest.adapters import cloudevents_http as ce
+from impactline.ingest.binding import BindingState, bind_events
 from impactline.ingest.deadletters import source_name
 from impactline.ingest.sink import KafkaSink, SinkUnavailable
 from impactline.runtime.kafka import dead_letter_for, new_consumer, record_time, topic_name
 
 log = logging.getLogger(__name__)
-SOURCE = source_name("raw")
+INPUT = "raw"  # binding rules select this input with `inputs: [raw]`
+SOURCE = source_name(INPUT)
 KafkaHeaders = Iterable[tuple[str, bytes | None]]
 # Carried over to the forwarded message so one trace spans the producer and impactline.
 TRACE_HEADERS = ("traceparent", "tracestate")
@@ -86,9 +88,11 @@ class RawInput:
         *,
         prefix: str = "",
         batch_size: int = 500,
+        binding: BindingState | None = None,
     ) -> None:
         self.sink = sink
         self.prefix = prefix
+        self.binding = binding
         self.topic = topic_name(topics.RAW, prefix)
         self.consumer = new_consumer(
             self.topic,
@@ -154,6 +158,8 @@ class RawInput:
                 log.exception("raw input: unexpected failure on offset %s", msg.offset)
                 letters.append(self._letter(f"cannot be processed: {type(exc).__name__}", msg))
                 continue
+            binder = self.binding.binder if self.binding is not None else None
+            [event] = bind_events(binder, INPUT, [event], now=record_time(msg)).events
             topic, key = destination(event)
             out[topic].append((key, event))
             carried = {

@@ -9,20 +9,28 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from impactline.core import topics
-from impactline.core.contracts import ChangeEvent, DeadLetter, FeedbackEvent, TelemetryEvent
+from impactline.core.contracts import (
+    ChangeEvent,
+    DeadLetter,
+    FeedbackEvent,
+    TelemetryEvent,
+    UnboundEvent,
+)
 from impactline.ingest.adapters.errors import AdapterError
 
 IngestEvent = TelemetryEvent | ChangeEvent | FeedbackEvent
 E = TypeVar("E", bound=IngestEvent)
-_TOPICS: dict[type[IngestEvent], topics.Topic] = {
+_TOPICS: dict[type[IngestEvent | UnboundEvent], topics.Topic] = {
     TelemetryEvent: topics.TELEMETRY,
     ChangeEvent: topics.CHANGES,
     FeedbackEvent: topics.FEEDBACK,
+    UnboundEvent: topics.UNBOUND,
 }
 
 
-def destination(event: IngestEvent) -> tuple[topics.Topic, str]:
-    """The topic an event is published on and its partition key (CI id or service id)."""
+def destination(event: IngestEvent | UnboundEvent) -> tuple[topics.Topic, str]:
+    """The topic an event is published on and its partition key: the CI id for telemetry and
+    changes, the service id for feedback, the key the source named for an unbound event."""
     topic = _TOPICS[type(event)]
     return topic, str(getattr(event, topic.key))
 
