@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
 from impactline.core import topics
 from impactline.core.catalog import Catalog
+from impactline.ingest.adapters.webhook import WebhookMapping
 from impactline.ingest.binding import BindingState
 from impactline.ingest.config import IngestSettings
-from impactline.ingest.formats import PagerDutyFormat
+from impactline.ingest.formats import PagerDutyFormat, cloudevents_format, webhook_format
 from impactline.ingest.idempotency import IdempotencyStore, RecentIds
 from impactline.ingest.intake import IngestState
 from impactline.ingest.ratelimit import RateLimiter
 from impactline.ingest.raw import RawInput
 from impactline.ingest.routes import router
 from impactline.ingest.sink import EventSink, KafkaSink
+from impactline.ingest.webhooks import WebhookMappings, load_mappings
 from impactline.runtime.auth import KeyStore
 from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion, follow_catalog
 from impactline.runtime.clock import Clock
@@ -41,13 +43,16 @@ def create_app(
     ingest_settings: IngestSettings | None = None,
     clock: Clock | None = None,
     catalog: CatalogHolder | None = None,
+    webhooks: WebhookMappings | None = None,
 ) -> FastAPI:
     """The ingest app; `sink` and `key_store` replace Kafka and the key database (tests);
     `clock` stamps events sent without a time (default: the settings' clock).
 
     Events are bound to CIs with `catalog`; by default, with Kafka, the configured catalog
     files until the catalog topic has a version, then every version published there. Given a
-    `sink` and no `catalog`, events are published with the CI they name, unchecked."""
+    `sink` and no `catalog`, events are published with the CI they name, unchecked.
+    `webhooks` (default: the files `IMPACTLINE_INGEST_WEBHOOKS` names) are served at
+    POST /v1/webhooks/{name} and translate the CloudEvent types they claim."""
     settings = settings or Settings()
     wall = clock or settings.clock()
     options = ingest_settings or IngestSettings()
@@ -56,6 +61,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # Mapping files are checked first: a broken one stops the start with its errors.
+            mappings = webhooks
+            if mappings is None:
+                mappings = await asyncio.to_thread(load_mappings, options.webhooks)
+            app.state.webhooks = {n: webhook_format(m) for n, m in mappings.by_name.items()}
+            app.state.cloudevents = cloudevents_format(mappings.by_cloudevent_type)
             if key_store is None:
                 store = await stack.enter_async_context(
                     open_key_store(settings, cache_s=options.key_cache_s)
@@ -68,7 +79,9 @@ def create_app(
                 holder = await asyncio.to_thread(_initial_catalog, settings)
             binding = BindingState(holder) if holder is not None else None
             app.state.catalog = holder
-            app.state.sink = sink or await _kafka(settings, options, stack, binding)
+            app.state.sink = sink or await _kafka(
+                settings, options, stack, binding, mappings.by_cloudevent_type
+            )
             if sink is None and holder is not None:
                 _follow(settings, holder, stack)
             app.state.pagerduty = PagerDutyFormat().format()
@@ -127,6 +140,7 @@ async def _kafka(
     options: IngestSettings,
     stack: AsyncExitStack,
     binding: BindingState | None,
+    mappings: Mapping[str, WebhookMapping],
 ) -> KafkaSink:
     """The producer (and the raw input sharing it), stopped when `stack` closes."""
     bootstrap = settings.require_kafka()
@@ -141,7 +155,9 @@ async def _kafka(
     stack.push_async_callback(producer.stop)
     sink = KafkaSink(producer, settings.topic_prefix)
     if options.raw_input:
-        raw = RawInput(bootstrap, sink, prefix=settings.topic_prefix, binding=binding)
+        raw = RawInput(
+            bootstrap, sink, prefix=settings.topic_prefix, binding=binding, mappings=mappings
+        )
         await raw.start()
         stack.push_async_callback(raw.stop)
         log.info("consuming %s", raw.topic)

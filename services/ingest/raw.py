@@ -44,7 +44,11 @@ class RawMessageInvalid(ValueError):
 
 
 def translate_message(
-    value: bytes | None, headers: KafkaHeaders | None, *, received_at: datetime
+    value: bytes | None,
+    headers: KafkaHeaders | None,
+    *,
+    received_at: datetime,
+    mappings: ce.Mappings | None = None,
 ) -> IngestEvent:
     """The event a raw message holds, or RawMessageInvalid saying what is wrong with it. An
     event without a time was observed `received_at` (the record's broker timestamp)."""
@@ -57,7 +61,9 @@ def translate_message(
         raise RawMessageInvalid(f"value is not valid JSON: {exc}") from None
     try:
         if "ce_specversion" in attrs:
-            return ce.parse_binary(_as_http_headers(attrs), data, received_at=received_at)
+            return ce.parse_binary(
+                _as_http_headers(attrs), data, received_at=received_at, mappings=mappings
+            )
         return native.parse_event(data, received_at=received_at)
     except AdapterError as err:
         raise RawMessageInvalid(_kafka_wording(err)) from None
@@ -89,10 +95,12 @@ class RawInput:
         prefix: str = "",
         batch_size: int = 500,
         binding: BindingState | None = None,
+        mappings: ce.Mappings | None = None,
     ) -> None:
         self.sink = sink
         self.prefix = prefix
         self.binding = binding
+        self.mappings = mappings
         self.topic = topic_name(topics.RAW, prefix)
         self.consumer = new_consumer(
             self.topic,
@@ -149,7 +157,9 @@ class RawInput:
         letters: list[DeadLetter] = []
         for msg in messages:
             try:
-                event = translate_message(msg.value, msg.headers, received_at=record_time(msg))
+                event = translate_message(
+                    msg.value, msg.headers, received_at=record_time(msg), mappings=self.mappings
+                )
             except RawMessageInvalid as exc:
                 letters.append(self._letter(str(exc), msg))
                 continue
