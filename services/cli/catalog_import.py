@@ -20,6 +20,7 @@ from rich.console import Console
 
 from impactline.core.catalog import Catalog, CatalogInvalid, load_catalog
 from impactline.core.catalog_import import ImportReport, import_entities, import_exports, merge
+from impactline.core.catalog_import.servicenow import rows_of
 
 app = typer.Typer(
     help="Write catalog YAML from a Backstage catalog or a ServiceNow CMDB export.",
@@ -161,7 +162,9 @@ def _entities(path: Path) -> list[Any]:
 
 
 def _json(path: Path) -> list[Any]:
-    return [json.loads(path.read_text(encoding="utf-8"))]
+    export = json.loads(path.read_text(encoding="utf-8"))
+    rows_of(export)  # the shape is checked here, so a wrong file is named
+    return [export]
 
 
 def _existing(output: Path) -> dict[str, Any] | None:
