@@ -19,6 +19,7 @@ import pytest
 
 from impactline.core import topics
 from impactline.core.contracts import TelemetryEvent
+from impactline.runtime.kafka import new_producer, topic_name
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem
 from tests.e2e.conftest import CONFIG, TopicTail
@@ -136,6 +137,25 @@ async def test_alertmanager_grafana_kubernetes_and_ip_events_reach_impact_with_t
             lambda e, i=event_id, s=service: e.event.cause_event_id == i and e.event.service_id == s
         )
         assert reached.event.cause_ci_id == ci
+
+    # A producer on the raw topic is bound the same way, as input `raw`.
+    producer = new_producer(system.settings.require_kafka(), "e2e-binding-raw")
+    await producer.start()
+    try:
+        value = json.dumps(
+            {"id": f"raw-{run}", "ci_id": "10.77.0.5:5432", "state": "ok", "time": at(2)}
+        )
+        name = topic_name(topics.RAW, system.settings.topic_prefix)
+        await producer.send_and_wait(name, value=value.encode(), key=b"10.77.0.5")
+    finally:
+        await producer.stop()
+    raw = (await telemetry.wait_for(lambda e: e.event.id == f"raw-{run}")).event
+    assert isinstance(raw, TelemetryEvent) and raw.binding is not None
+    assert (raw.ci_id, raw.binding.rule, raw.binding.input) == (
+        "bind-report-db",
+        "ip-address",
+        "raw",
+    )
 
 
 async def test_an_unbound_event_reaches_impact_once_after_a_binding_is_added_and_it_is_replayed(
