@@ -71,6 +71,11 @@ class Binding(Contract):
         description="How the value names the CI: `id`, `alias` or `attribute:<name>`.",
     )
     catalog_version: int = Field(ge=0, description="The catalog version that bound it.")
+    correlation_domain: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The CI's correlation domain in that catalog version: where it is grouped.",
+    )
 
 
 class TelemetryEvent(Contract):

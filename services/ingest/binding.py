@@ -138,13 +138,16 @@ def bound_event(
     catalog_version: int,
 ) -> TelemetryEvent | ChangeEvent:
     """The event with its CI and how it was bound; `key` is what the source named."""
-    binding = Binding(
+    # Built without validation on the hot path: every value is known to fit the contract
+    # (texts are cut to their limits, rule names and vias come from the validated catalog).
+    binding = Binding.model_construct(
         rule=bound.rule,
         input=input_name,
         key=key[:_MAX_TEXT],
         value=bound.value[:_MAX_TEXT],
         via=bound.via,
         catalog_version=catalog_version,
+        correlation_domain=bound.correlation_domain,
     )
     return event.model_copy(update={"ci_id": bound.ci_id, "binding": binding})
 

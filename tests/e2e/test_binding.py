@@ -133,8 +133,12 @@ async def test_alertmanager_grafana_kubernetes_and_ip_events_reach_impact_with_t
         event = got.event
         assert isinstance(event, TelemetryEvent) and event.binding is not None
         assert (event.ci_id, event.binding.rule) == (ci, rule)
+        # Generous: the whole pipeline on a loaded 2-core machine.
         reached = await impact.wait_for(
-            lambda e, i=event_id, s=service: e.event.cause_event_id == i and e.event.service_id == s
+            lambda e, i=event_id, s=service: (
+                e.event.cause_event_id == i and e.event.service_id == s
+            ),
+            timeout_s=120,
         )
         assert reached.event.cause_ci_id == ci
 
@@ -192,7 +196,8 @@ async def test_an_unbound_event_reaches_impact_once_after_a_binding_is_added_and
         replayed = await cli(system, "unbound", "replay")
         assert "bound and published 1 event(s) (key 1)" in replayed
         reached = await impact.wait_for(
-            lambda e: e.event.cause_event_id == event_id and e.event.service_id == "bind-late"
+            lambda e: e.event.cause_event_id == event_id and e.event.service_id == "bind-late",
+            timeout_s=120,
         )
         assert reached.event.cause_ci_id == "bind-late-db"
         assert reached.event.catalog_version == put.json()["version"]

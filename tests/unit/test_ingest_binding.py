@@ -82,6 +82,7 @@ def test_an_alert_naming_host_and_port_is_published_for_its_ci_with_the_rule(
         "value": "db-gl-01",
         "via": "id",
         "catalog_version": 3,
+        "correlation_domain": "dom-bank-reconciliation",
     }
     assert event.attributes["instance"] == "db-gl-01:9187"  # the labels stay as sent
     assert body["ids"] == [event.id]
