@@ -1,4 +1,4 @@
-"""CI binding: the names monitoring uses lead to the right catalog CI, with the rule recorded."""
+"""CI binding: the names monitoring uses find the right catalog CI, with the rule recorded."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Binding rules as written in catalog files: how an event's labels lead to a catalog CI.
+"""Binding rules as written in catalog files: how an event's labels point to a catalog CI.
 
 A rule takes a value from the event (the first present label of `labels`, or the key the source
 named the CI by), optionally matches it against `regex`, builds a new value with `template` from
