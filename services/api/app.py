@@ -18,6 +18,8 @@ from impactline.api.routes_health import router as health_router
 from impactline.api.routes_services import router as services_router
 from impactline.api.stream import router as stream_router
 from impactline.api.stream import start_stream
+from impactline.api.unbound import router as unbound_router
+from impactline.api.unbound import start_unbound
 from impactline.runtime.auth import KeyStore
 from impactline.runtime.catalog_publisher import CatalogPublisher, KafkaCatalogPublisher
 from impactline.runtime.catalog_store import CatalogStore
@@ -95,6 +97,7 @@ def create_app(
     app.include_router(catalog_router)
     app.include_router(incidents_router)
     app.include_router(health_model_router)
+    app.include_router(unbound_router)
     app.include_router(stream_router)
     app.include_router(dashboard_router)
     return app
@@ -113,5 +116,7 @@ async def _start_read_models(app: FastAPI, settings: Settings, stack: AsyncExitS
     stack.push_async_callback(projection.stop)
     health = await start_health_model(app, settings, pool, producer)
     stack.push_async_callback(health.stop)
+    unbound = await start_unbound(app, settings, pool, producer)
+    stack.push_async_callback(unbound.stop)
     feeder = await start_stream(app, settings)
     stack.push_async_callback(feeder.stop)

@@ -8,12 +8,16 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from impactline.cli.catalog_import import app as import_app
 from impactline.core.catalog import CatalogInvalid, CatalogUnreadable, load_catalog
 
 app = typer.Typer(
     help="Check and inspect the service catalog (business services, technical services, CIs).",
     no_args_is_help=True,
 )
+
+
+app.add_typer(import_app, name="import")
 
 
 @app.callback()

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from impactline.ingest.dlq import ReplayReport, StoredLetter, read_letters, replay
-from impactline.runtime.catalog_source import CatalogHolder, catch_up
 from impactline.runtime.embedded import EmbeddedKafka
 from impactline.runtime.settings import Settings
 
@@ -95,16 +94,12 @@ def replay_(
 
     async def go() -> ReplayReport:
         bootstrap = await bootstrap_servers(settings)
-        # Telemetry goes back keyed by the correlation domain of its CI in the current catalog.
-        holder = CatalogHolder.from_files(settings.catalog_paths)
-        await catch_up(holder, bootstrap, settings.topic_prefix)
         return await replay(
             bootstrap,
             settings.topic_prefix,
             source=source,
             dry_run=dry_run,
             progress=lambda line: err.print(line, markup=False),
-            domain_of=holder.domain_of,
         )
 
     report = asyncio.run(go())

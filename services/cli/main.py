@@ -2,7 +2,19 @@
 
 import typer
 
-from impactline.cli import calendar, catalog, deploy, dev, dlq, keys, run, schemas, serve
+from impactline.cli import (
+    bind,
+    calendar,
+    catalog,
+    deploy,
+    dev,
+    dlq,
+    keys,
+    run,
+    schemas,
+    serve,
+    unbound,
+)
 
 app = typer.Typer(
     name="impactline",
@@ -17,6 +29,8 @@ app.add_typer(serve.app, name="serve")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(keys.app, name="keys")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(bind.app, name="bind")
+app.add_typer(unbound.app, name="unbound")
 app.add_typer(deploy.app, name="deploy")
 app.command("run", help="Start everything with the demo catalog and scenario.")(run.run)
 

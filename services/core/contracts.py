@@ -49,6 +49,35 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
+class Binding(Contract):
+    """How ingest found the catalog CI of an event (`impactline.core.binding`)."""
+
+    rule: str = Field(
+        max_length=100,
+        description="The binding rule that matched; `key` when what the source named is a CI id "
+        "or alias as it is.",
+    )
+    input: str = Field(
+        max_length=100,
+        description="The input the event came through: `alertmanager`, `native`, `cloudevents`, "
+        "`pagerduty`, `changes`, `raw`, or a webhook mapping's name.",
+    )
+    key: str = Field(max_length=1000, description="What the source named the CI, as sent.")
+    value: str = Field(
+        max_length=1000, description="What was looked up, after templates and normalisation."
+    )
+    via: str = Field(
+        max_length=200,
+        description="How the value names the CI: `id`, `alias` or `attribute:<name>`.",
+    )
+    catalog_version: int = Field(ge=0, description="The catalog version that bound it.")
+    correlation_domain: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The CI's correlation domain in that catalog version: where it is grouped.",
+    )
+
+
 class TelemetryEvent(Contract):
     """One observation about a CI, as normalised by ingest."""
 
@@ -63,6 +92,9 @@ class TelemetryEvent(Contract):
     metric: str | None = Field(default=None, max_length=200, description="Metric name, if any.")
     value: float | None = Field(default=None, description="Metric value, if any.")
     attributes: dict[str, str] = Field(default_factory=dict, description="Free-form labels.")
+    binding: Binding | None = Field(
+        default=None, description="How ingest bound the event to `ci_id`; set by ingest."
+    )
 
 
 class ChangeKind(StrEnum):
@@ -85,6 +117,9 @@ class ChangeEvent(Contract):
         default=None, max_length=500, description="Pipeline run or ticket."
     )
     source: str = Field(default="api", max_length=200)
+    binding: Binding | None = Field(
+        default=None, description="How ingest bound the change to `ci_id`; set by ingest."
+    )
 
 
 class FeedbackEvent(Contract):
@@ -430,6 +465,45 @@ class DeadLetter(Contract):
     original_headers: dict[str, str] = Field(default_factory=dict)
     payload: str = Field(description="The original bytes, decoded as UTF-8 with replacement.")
     time: AwareDatetime
+
+
+class UnboundKind(StrEnum):
+    """Which contract an unbound event becomes once bound."""
+
+    TELEMETRY = "telemetry"
+    CHANGE = "change"
+
+
+class UnboundStatus(StrEnum):
+    WAITING = "waiting"
+    """No binding found it a CI yet; kept until one does."""
+    BOUND = "bound"
+    """A replay bound it and published it, with its own id, to its topic."""
+
+
+class UnboundEvent(Contract):
+    """An event whose CI no binding could find, kept so it can be replayed once one does.
+
+    ingest writes `waiting` records; a replay that binds the event writes a `bound` record with
+    the same `id`, which is the event's own id (so the replayed event is never counted twice).
+    """
+
+    id: EventId = Field(description="The event's id, kept when it is replayed.")
+    status: UnboundStatus = UnboundStatus.WAITING
+    kind: UnboundKind
+    input: str = Field(max_length=100, description="The input the event came through.")
+    key: str = Field(max_length=1000, description="What the source named the CI, as sent.")
+    event: dict[str, Any] = Field(
+        description="The event as translated (its contract's JSON); `ci_id` holds the key."
+    )
+    reason: str = Field(description="Why no binding found a CI, step by step.")
+    candidates: list[str] = Field(
+        default_factory=list, description="The CI ids most like what the source named."
+    )
+    catalog_version: int = Field(ge=0, description="The catalog version that was tried.")
+    time: AwareDatetime = Field(description="When it was kept, or bound.")
+    ci_id: Identifier | None = Field(default=None, description="The CI it was bound to.")
+    rule: str | None = Field(default=None, description="The rule that bound it.")
 
 
 class CatalogPublished(Contract):

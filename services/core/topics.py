@@ -22,6 +22,8 @@ class Topic:
     partitions: int | None = None  # None: the deployment's default partition count
     # Broker-side `max.message.bytes`; None: the broker default (about 1 MiB).
     max_message_bytes: int | None = None
+    # Broker-side `retention.ms`; None: the broker default.
+    retention_ms: int | None = None
 
     def __str__(self) -> str:
         return self.name
@@ -122,6 +124,16 @@ DEAD_LETTERS = Topic(
     "source",
     "Input that could not be processed, with the reason.",
 )
+UNBOUND_RETENTION_DAYS = 30
+UNBOUND = Topic(
+    "unbound",
+    c.UnboundEvent,
+    "io.impactline.unbound.v1",
+    "key",
+    "Events whose CI no binding rule found, kept for replay once a binding is added "
+    f"({UNBOUND_RETENTION_DAYS} days); a replay adds a `bound` record under the same id.",
+    retention_ms=UNBOUND_RETENTION_DAYS * 24 * 3600 * 1000,
+)
 CATALOG = Topic(
     "catalog",
     c.CatalogPublished,
@@ -148,6 +160,7 @@ REGISTRY: tuple[Topic, ...] = (
     ITSM,
     XLA,
     DEAD_LETTERS,
+    UNBOUND,
     CATALOG,
 )
 

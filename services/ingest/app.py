@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
 from impactline.core import topics
+from impactline.core.catalog import Catalog
+from impactline.ingest.adapters.webhook import WebhookMapping
+from impactline.ingest.binding import BindingState
 from impactline.ingest.config import IngestSettings
-from impactline.ingest.formats import PagerDutyFormat
+from impactline.ingest.formats import PagerDutyFormat, cloudevents_format, webhook_format
 from impactline.ingest.idempotency import IdempotencyStore, RecentIds
 from impactline.ingest.intake import IngestState
 from impactline.ingest.ratelimit import RateLimiter
 from impactline.ingest.raw import RawInput
 from impactline.ingest.routes import router
 from impactline.ingest.sink import EventSink, KafkaSink
+from impactline.ingest.webhooks import WebhookMappings, load_mappings
 from impactline.runtime.auth import KeyStore
-from impactline.runtime.catalog_source import CatalogHolder, catch_up, follow_catalog
+from impactline.runtime.catalog_source import CatalogHolder, CatalogVersion, follow_catalog
 from impactline.runtime.clock import Clock
 from impactline.runtime.http import create_http_app
 from impactline.runtime.kafka import ensure_topics, new_producer
@@ -39,9 +42,17 @@ def create_app(
     key_store: KeyStore | None = None,
     ingest_settings: IngestSettings | None = None,
     clock: Clock | None = None,
+    catalog: CatalogHolder | None = None,
+    webhooks: WebhookMappings | None = None,
 ) -> FastAPI:
     """The ingest app; `sink` and `key_store` replace Kafka and the key database (tests);
-    `clock` stamps events sent without a time (default: the settings' clock)."""
+    `clock` stamps events sent without a time (default: the settings' clock).
+
+    Events are bound to CIs with `catalog`; by default, with Kafka, the configured catalog
+    files until the catalog topic has a version, then every version published there. Given a
+    `sink` and no `catalog`, events are published with the CI they name, unchecked.
+    `webhooks` (default: the files `IMPACTLINE_INGEST_WEBHOOKS` names) are served at
+    POST /v1/webhooks/{name} and translate the CloudEvent types they claim."""
     settings = settings or Settings()
     wall = clock or settings.clock()
     options = ingest_settings or IngestSettings()
@@ -50,6 +61,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # Mapping files are checked first: a broken one stops the start with its errors.
+            mappings = webhooks
+            if mappings is None:
+                mappings = await asyncio.to_thread(load_mappings, options.webhooks)
+            app.state.webhooks = {n: webhook_format(m) for n, m in mappings.by_name.items()}
+            app.state.cloudevents = cloudevents_format(mappings.by_cloudevent_type)
             if key_store is None:
                 store = await stack.enter_async_context(
                     open_key_store(settings, cache_s=options.key_cache_s)
@@ -57,9 +74,16 @@ def create_app(
             else:
                 store = key_store
             app.state.key_store = store
-            holder = CatalogHolder.from_files(settings.catalog_paths)
+            holder = catalog
+            if sink is None and holder is None:
+                holder = await asyncio.to_thread(_initial_catalog, settings)
+            binding = BindingState(holder) if holder is not None else None
             app.state.catalog = holder
-            app.state.sink = sink or await _kafka(settings, options, stack, holder)
+            app.state.sink = sink or await _kafka(
+                settings, options, stack, binding, mappings.by_cloudevent_type
+            )
+            if sink is None and holder is not None:
+                _follow(settings, holder, stack)
             app.state.pagerduty = PagerDutyFormat().format()
             app.state.ingest = IngestState(
                 settings=options,
@@ -71,7 +95,7 @@ def create_app(
                 recent=RecentIds(options.recent_ids, options.recent_ids_ttl_s),
                 prefix=settings.topic_prefix,
                 clock=wall,
-                domain_of=holder.domain_of,
+                binding=binding,
             )
             yield
 
@@ -87,11 +111,38 @@ def create_app(
     return app
 
 
+def _initial_catalog(settings: Settings) -> CatalogHolder:
+    """The configured catalog files as version 0 (none: an empty catalog), until the catalog
+    topic delivers the version in use."""
+    if settings.catalog_paths:
+        return CatalogHolder.from_files(settings.catalog_paths)
+    return CatalogHolder(
+        CatalogVersion(0, Catalog.from_documents([]), Catalog.from_documents([]).graph)
+    )
+
+
+def _follow(settings: Settings, holder: CatalogHolder, stack: AsyncExitStack) -> None:
+    """Switch to each catalog version published, in the background, until `stack` closes."""
+    task = asyncio.create_task(
+        follow_catalog(holder, settings.require_kafka(), settings.topic_prefix),
+        name="ingest-catalog",
+    )
+
+    async def stop() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    stack.push_async_callback(stop)
+
+
 async def _kafka(
-    settings: Settings, options: IngestSettings, stack: AsyncExitStack, holder: CatalogHolder
+    settings: Settings,
+    options: IngestSettings,
+    stack: AsyncExitStack,
+    binding: BindingState | None,
+    mappings: Mapping[str, WebhookMapping],
 ) -> KafkaSink:
-    """The producer, the raw input sharing it and the catalog follower (telemetry is keyed by
-    the correlation domain of its CI), stopped when `stack` closes."""
+    """The producer (and the raw input sharing it), stopped when `stack` closes."""
     bootstrap = settings.require_kafka()
     await ensure_topics(
         bootstrap,
@@ -99,24 +150,15 @@ async def _kafka(
         prefix=settings.topic_prefix,
         default_partitions=settings.topic_partitions,
     )
-    await catch_up(holder, bootstrap, settings.topic_prefix)
-    follower = asyncio.create_task(
-        follow_catalog(holder, bootstrap, settings.topic_prefix), name="ingest-catalog"
-    )
-    stack.push_async_callback(_cancel, follower)
     producer = new_producer(bootstrap, "impactline-ingest")
     await producer.start()
     stack.push_async_callback(producer.stop)
     sink = KafkaSink(producer, settings.topic_prefix)
     if options.raw_input:
-        raw = RawInput(bootstrap, sink, prefix=settings.topic_prefix, domain_of=holder.domain_of)
+        raw = RawInput(
+            bootstrap, sink, prefix=settings.topic_prefix, binding=binding, mappings=mappings
+        )
         await raw.start()
         stack.push_async_callback(raw.stop)
         log.info("consuming %s", raw.topic)
     return sink
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from impactline.runtime.settings import SOURCE_ROOT
+
+
+def default_webhooks() -> list[Path]:
+    return [SOURCE_ROOT / "deploy" / "webhooks"] if SOURCE_ROOT is not None else []
 
 
 class IngestSettings(BaseSettings):
@@ -47,3 +56,15 @@ class IngestSettings(BaseSettings):
     retry_after_s: int = Field(
         default=5, ge=1, description="Retry-After sent when the broker cannot take events."
     )
+    webhooks: Annotated[list[Path], NoDecode] = Field(
+        default_factory=default_webhooks,
+        description="Comma-separated webhook mapping files or folders of them, served at "
+        "POST /v1/webhooks/{name}; missing paths are skipped.",
+    )
+
+    @field_validator("webhooks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

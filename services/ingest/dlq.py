@@ -3,7 +3,9 @@
 Replay re-validates each letter's original payload the way its input did (the HTTP format it was
 posted in, the `raw` topic, or the topic another process read it from) and publishes what is now
 valid to where it would have gone: telemetry from HTTP or `raw` goes to `telemetry`, a change to
-`changes`, a message another worker gave up on back to its original topic.
+`changes`, a message another worker gave up on back to its original topic. Telemetry and changes
+are bound to catalog CIs first, with the catalog version last published, exactly as ingest binds
+them; what no binding finds goes to the `unbound` topic.
 
 Each source has its own consumer group, `<prefix>impactline-dlq-replay.<source>`: after a replay
 its committed offsets mark every letter of that source up to then as handled, so no letter is
@@ -22,20 +24,17 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from impactline.core import cloudevents, topics
+from impactline.core.binding import Binder
 from impactline.core.contracts import Contract, DeadLetter, new_id
-from impactline.ingest.adapters import (
-    AdapterError,
-    DomainOf,
-    IngestEvent,
-    destination,
-    no_domains,
-)
+from impactline.ingest.adapters import AdapterError, IngestEvent, destination
 from impactline.ingest.adapters import cloudevents_http as ce
+from impactline.ingest.binding import bind_events
 from impactline.ingest.deadletters import source_name
 from impactline.ingest.formats import REPLAYABLE
 from impactline.ingest.intake import Intake
 from impactline.ingest.raw import RawMessageInvalid, translate_message
 from impactline.ingest.sink import KafkaSink
+from impactline.runtime.catalog_publisher import catalog_from_event, read_latest_catalog
 from impactline.runtime.clock import SYSTEM
 from impactline.runtime.kafka import (
     new_admin,
@@ -77,11 +76,12 @@ def replay_group(prefix: str, source: str) -> str:
 
 
 def revalidate(
-    letter: DeadLetter, prefix: str = "", domain_of: DomainOf = no_domains
+    letter: DeadLetter, prefix: str = "", binder: Binder | None = None
 ) -> list[tuple[topics.Topic, str, Contract]]:
-    """(topic, key, event) for everything the letter's payload yields now, or ReplayInvalid."""
+    """(topic, key, event) for everything the letter's payload yields now, or ReplayInvalid.
+    Telemetry and changes from an input are bound with `binder`, as ingest would."""
     try:
-        return _revalidate(letter, prefix, domain_of)
+        return _revalidate(letter, prefix, binder)
     except (AdapterError, RawMessageInvalid, cloudevents.DecodeError) as exc:
         raise ReplayInvalid(str(exc)) from None
     except Problem as problem:
@@ -89,13 +89,13 @@ def revalidate(
 
 
 def _revalidate(
-    letter: DeadLetter, prefix: str, domain_of: DomainOf
+    letter: DeadLetter, prefix: str, binder: Binder | None
 ) -> list[tuple[topics.Topic, str, Contract]]:
     payload = letter.payload.encode("utf-8")
     if letter.source == RAW_SOURCE:
         headers = [(k, v.encode()) for k, v in letter.original_headers.items()]
         event = translate_message(payload, headers, received_at=letter.time)
-        return [(*destination(event, domain_of), event)]
+        return _routed(binder, "raw", [event], letter)
     fmt_name = letter.source.removeprefix("ingest/")
     if letter.source.startswith("ingest/") and fmt_name in REPLAYABLE:
         media = letter.original_headers.get("content-type", "application/json")
@@ -112,7 +112,7 @@ def _revalidate(
         translation = REPLAYABLE[fmt_name].translate(intake)
         if translation.rejected:
             raise ReplayInvalid("; ".join(str(err) for _, err in translation.rejected))
-        return [(*destination(e, domain_of), e) for e in translation.accepted]
+        return _routed(binder, fmt_name, translation.accepted, letter)
     topic = _registry_topic(letter.original_topic, prefix)
     if topic is None:
         raise ReplayInvalid(
@@ -122,8 +122,15 @@ def _revalidate(
     headers = [(k, v.encode()) for k, v in letter.original_headers.items()]
     event = cloudevents.decode(topic, payload, headers).event
     if isinstance(event, IngestEvent):
-        return [(*destination(event, domain_of), event)]
+        return [(*destination(event), event)]  # keyed as ingest keys it
     return [(topic, str(getattr(event, topic.key)), event)]
+
+
+def _routed(
+    binder: Binder | None, input_name: str, events: list[Any], letter: DeadLetter
+) -> list[tuple[topics.Topic, str, Contract]]:
+    bound = bind_events(binder, input_name, events, now=letter.time).events
+    return [(*destination(e), e) for e in bound]
 
 
 def _registry_topic(name: str | None, prefix: str) -> topics.Topic | None:
@@ -200,18 +207,22 @@ async def replay(
     source: str | None = None,
     dry_run: bool = False,
     progress: Progress = lambda _: None,
-    domain_of: DomainOf = no_domains,
 ) -> ReplayReport:
     """Re-validate and re-publish every letter not replayed yet (of `source`, if given)."""
     letters, unreadable = await read_letters(bootstrap, prefix, source=source)
     report = ReplayReport(unreadable=unreadable)
+    published = await read_latest_catalog(bootstrap, prefix)
+    binder = None
+    if published is not None:
+        catalog = await asyncio.to_thread(catalog_from_event, published)
+        binder = Binder(catalog, published.version)
     pending = [s for s in letters if not s.replayed]
     report.already_replayed = len(letters) - len(pending)
     progress(f"{len(pending)} letter(s) to replay, {report.already_replayed} replayed before")
     batches: dict[topics.Topic, list[tuple[str, Contract]]] = defaultdict(list)
     for stored in pending:
         try:
-            produced = revalidate(stored.letter, prefix, domain_of)
+            produced = revalidate(stored.letter, prefix, binder)
         except ReplayInvalid as exc:
             report.still_invalid += 1
             report.reasons.append(f"{stored.letter.source}: {exc}")

@@ -18,6 +18,7 @@ from impactline.ingest.adapters import cloudevents_http as ce
 from impactline.ingest.adapters import feedback as fb
 from impactline.ingest.adapters import native as nt
 from impactline.ingest.adapters import pagerduty as pd
+from impactline.ingest.adapters import webhook as wh
 from impactline.ingest.body import NDJSON, parse_json
 from impactline.ingest.intake import Format, Intake, Published
 from impactline.runtime.problems import Problem
@@ -53,9 +54,35 @@ def alertmanager(intake: Intake) -> Translation[TelemetryEvent]:
     return out
 
 
-def cloudevents(intake: Intake) -> Translation[Any]:
+def cloudevents(intake: Intake, mappings: ce.Mappings | None = None) -> Translation[Any]:
     ce.content_mode(intake.headers)  # a wrong Content-Type is named before the body is parsed
-    return ce.translate(parse_json(intake.body), intake.headers, received_at=intake.received_at)
+    return ce.translate(
+        parse_json(intake.body),
+        intake.headers,
+        received_at=intake.received_at,
+        mappings=mappings,
+    )
+
+
+def cloudevents_format(mappings: ce.Mappings) -> Format:
+    """CloudEvents whose foreign types the given webhook mappings translate."""
+    return Format(
+        "cloudevents", lambda intake: cloudevents(intake, mappings), title="Invalid CloudEvent"
+    )
+
+
+def webhook_format(mapping: wh.WebhookMapping) -> Format:
+    """`POST /v1/webhooks/{name}`: the body through one webhook mapping."""
+
+    def translate(intake: Intake) -> Translation[Any]:
+        return wh.translate(parse_json(intake.body), mapping, received_at=intake.received_at)
+
+    return Format(
+        f"webhooks/{mapping.name}",
+        translate,
+        title=f"Invalid {mapping.name} webhook",
+        input=mapping.name,
+    )
 
 
 def changes(intake: Intake) -> Translation[Any]:

@@ -19,14 +19,9 @@ from fastapi import Request, Response
 
 from impactline.core import topics
 from impactline.core.contracts import Contract, DeadLetter, derived_id
-from impactline.ingest.adapters import (
-    AdapterError,
-    DomainOf,
-    IngestEvent,
-    Translation,
-    destination,
-    no_domains,
-)
+from impactline.ingest.adapters import AdapterError, Translation, destination
+from impactline.ingest.binding import BindingState, BindResult, bind_events
+from impactline.ingest.binding import summary as binding_summary
 from impactline.ingest.body import adapter_problem, read_body, rejection_problem
 from impactline.ingest.config import IngestSettings
 from impactline.ingest.deadletters import http_dead_letters
@@ -61,7 +56,8 @@ class IngestState:
     recent: RecentIds
     prefix: str = ""
     clock: Clock = SYSTEM
-    domain_of: DomainOf = no_domains
+    # None: events are published with the CI they name, unchecked (no catalog to bind with).
+    binding: BindingState | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +81,10 @@ class Published:
     """What one request made durable: `events` are the valid items in order, `fresh` those
     produced by this request; the others were produced moments before (duplicates)."""
 
-    events: list[IngestEvent]
+    events: list[Any]  # bound or unbound (UnboundEvent)
     fresh: int
     letters: list[DeadLetter] = field(default_factory=list)
+    bound: BindResult | None = None
 
     @property
     def duplicates(self) -> int:
@@ -109,6 +106,11 @@ class Format:
     answer: Answer | None = None  # default: accepted / ids / rejected
     # Extra members of the problem document for invalid input (a client's expected shape).
     problem_extras: Mapping[str, Any] = field(default_factory=dict)
+    input: str | None = None  # the input name binding rules select on; default: `name`
+
+    @property
+    def input_name(self) -> str:
+        return self.input or self.name
 
 
 def state_of(request: Request) -> IngestState:
@@ -207,11 +209,14 @@ async def _process(
 async def publish(
     state: IngestState, fmt: Format, intake: Intake, translation: Translation[Any], route: str
 ) -> Published:
-    """Produce the new events and the dead letters; SinkUnavailable becomes a 503 problem."""
+    """Bind, then produce the new events and the dead letters; SinkUnavailable becomes a 503
+    problem."""
     batches: dict[topics.Topic, list[tuple[str, Contract]]] = defaultdict(list)
     produced: set[tuple[str, str]] = set()
-    for event in translation.accepted:
-        topic, key = destination(event, state.domain_of)
+    binder = state.binding.binder if state.binding is not None else None
+    bound = bind_events(binder, fmt.input_name, translation.accepted, now=intake.received_at)
+    for event in bound.events:
+        topic, key = destination(event)
         name = topic_name(topic, state.prefix)
         # A repeat within the request is as much a resend as one from a moment before.
         if state.recent.seen(name, event.id) or (name, event.id) in produced:
@@ -234,7 +239,7 @@ async def publish(
             headers={"Retry-After": str(state.settings.retry_after_s)},
         ) from None
     state.recent.remember(produced)
-    return Published(list(translation.accepted), len(produced), letters)
+    return Published(bound.events, len(produced), letters, bound)
 
 
 def default_answer(translation: Translation[Any], published: Published) -> dict[str, Any]:
@@ -250,6 +255,8 @@ def default_answer(translation: Translation[Any], published: Published) -> dict[
         answer["rejected"] = [
             {"index": index, "errors": err.fields()} for index, err in translation.rejected
         ]
+    if published.bound is not None and (published.bound.bound or published.bound.unbound):
+        answer.update(binding_summary(published.bound))
     if translation.notes:
         answer["notes"] = translation.notes
     answer["trace_id"] = current_trace_id()

@@ -166,6 +166,24 @@ ACCEPTED: Schema = {
                 "properties": {"index": {"type": "integer"}, "errors": {"type": "array"}},
             },
         },
+        "bound": {"type": "integer", "description": "Events bound to a catalog CI."},
+        "unbound": {
+            "type": "integer",
+            "description": "Events no binding found a CI for: kept on the `unbound` topic until "
+            "a binding is added and they are replayed (GET /v1/unbound on the API).",
+        },
+        "unbound_keys": {
+            "type": "array",
+            "description": "What the unbound events named their CI, with the closest CI ids.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "key": {"type": "string"},
+                    "events": {"type": "integer"},
+                    "closest": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
         "notes": {"type": "array", "items": {"type": "string"}},
         "trace_id": {"type": ["string", "null"]},
     },
@@ -207,9 +225,13 @@ def body(content: dict[str, Schema], description: str) -> dict[str, Any]:
     }
 
 
-def answers(accepted: Schema = ACCEPTED, invalid: int = 422) -> dict[int | str, dict[str, Any]]:
+def answers(
+    accepted: Schema = ACCEPTED, invalid: int = 422, *, not_found: bool = False
+) -> dict[int | str, dict[str, Any]]:
     problem = {PROBLEM_JSON: {"schema": PROBLEM}}
+    extra = {404: {"description": "No webhook mapping of that name", "content": problem}}
     return {
+        **(extra if not_found else {}),
         202: {
             "description": "Accepted: durably queued",
             "content": {"application/json": {"schema": accepted}},
@@ -253,6 +275,10 @@ CLOUDEVENTS_BODY = body(
     "CloudEvents 1.0: structured, batched, or binary mode (attributes as ce-* headers).",
 )
 PAGERDUTY_BODY = body({"application/json": PAGERDUTY}, "PagerDuty Events API v2 event.")
+WEBHOOK_BODY = body(
+    {"application/json": {"type": ["object", "array"]}},
+    "The JSON the tool posts; the mapping says where the items are and what each field is.",
+)
 CHANGES_BODY = body({"application/json": one_or_many(CHANGE)}, "A change record or an array.")
 FEEDBACK_BODY = body({"application/json": one_or_many(FEEDBACK)}, "Feedback or an array.")
 PAGERDUTY_ACCEPTED: Schema = {

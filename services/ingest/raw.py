@@ -24,21 +24,16 @@ from aiokafka.errors import KafkaError
 
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract, DeadLetter
-from impactline.ingest.adapters import (
-    AdapterError,
-    DomainOf,
-    IngestEvent,
-    destination,
-    native,
-    no_domains,
-)
+from impactline.ingest.adapters import AdapterError, IngestEvent, destination, native
 from impactline.ingest.adapters import cloudevents_http as ce
+from impactline.ingest.binding import BindingState, bind_events
 from impactline.ingest.deadletters import source_name
 from impactline.ingest.sink import KafkaSink, SinkUnavailable
 from impactline.runtime.kafka import dead_letter_for, new_consumer, record_time, topic_name
 
 log = logging.getLogger(__name__)
-SOURCE = source_name("raw")
+INPUT = "raw"  # binding rules select this input with `inputs: [raw]`
+SOURCE = source_name(INPUT)
 KafkaHeaders = Iterable[tuple[str, bytes | None]]
 # Carried over to the forwarded message so one trace spans the producer and impactline.
 TRACE_HEADERS = ("traceparent", "tracestate")
@@ -49,7 +44,11 @@ class RawMessageInvalid(ValueError):
 
 
 def translate_message(
-    value: bytes | None, headers: KafkaHeaders | None, *, received_at: datetime
+    value: bytes | None,
+    headers: KafkaHeaders | None,
+    *,
+    received_at: datetime,
+    mappings: ce.Mappings | None = None,
 ) -> IngestEvent:
     """The event a raw message holds, or RawMessageInvalid saying what is wrong with it. An
     event without a time was observed `received_at` (the record's broker timestamp)."""
@@ -62,7 +61,9 @@ def translate_message(
         raise RawMessageInvalid(f"value is not valid JSON: {exc}") from None
     try:
         if "ce_specversion" in attrs:
-            return ce.parse_binary(_as_http_headers(attrs), data, received_at=received_at)
+            return ce.parse_binary(
+                _as_http_headers(attrs), data, received_at=received_at, mappings=mappings
+            )
         return native.parse_event(data, received_at=received_at)
     except AdapterError as err:
         raise RawMessageInvalid(_kafka_wording(err)) from None
@@ -93,11 +94,13 @@ class RawInput:
         *,
         prefix: str = "",
         batch_size: int = 500,
-        domain_of: DomainOf = no_domains,
+        binding: BindingState | None = None,
+        mappings: ce.Mappings | None = None,
     ) -> None:
         self.sink = sink
         self.prefix = prefix
-        self.domain_of = domain_of
+        self.binding = binding
+        self.mappings = mappings
         self.topic = topic_name(topics.RAW, prefix)
         self.consumer = new_consumer(
             self.topic,
@@ -154,7 +157,9 @@ class RawInput:
         letters: list[DeadLetter] = []
         for msg in messages:
             try:
-                event = translate_message(msg.value, msg.headers, received_at=record_time(msg))
+                event = translate_message(
+                    msg.value, msg.headers, received_at=record_time(msg), mappings=self.mappings
+                )
             except RawMessageInvalid as exc:
                 letters.append(self._letter(str(exc), msg))
                 continue
@@ -163,7 +168,9 @@ class RawInput:
                 log.exception("raw input: unexpected failure on offset %s", msg.offset)
                 letters.append(self._letter(f"cannot be processed: {type(exc).__name__}", msg))
                 continue
-            topic, key = destination(event, self.domain_of)
+            binder = self.binding.binder if self.binding is not None else None
+            [event] = bind_events(binder, INPUT, [event], now=record_time(msg)).events
+            topic, key = destination(event)
             out[topic].append((key, event))
             carried = {
                 k: (v or b"").decode("utf-8", "replace")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from impactline.ingest import formats
 from impactline.ingest import openapi as doc
 from impactline.ingest.access import IngestPrincipal, PagerDutyPrincipal
-from impactline.ingest.intake import handle, state_of
+from impactline.ingest.intake import Format, handle, state_of
 from impactline.runtime.auth import Principal
 from impactline.runtime.problems import Problem
 
@@ -53,7 +53,34 @@ async def post_alertmanager(request: Request, principal: Principal = IngestPrinc
     ),
 )
 async def post_cloudevents(request: Request, principal: Principal = IngestPrincipal) -> Response:
-    return await handle(request, principal, formats.CLOUDEVENTS)
+    return await handle(request, principal, request.app.state.cloudevents)
+
+
+@router.post(
+    "/v1/webhooks/{name}",
+    status_code=202,
+    response_model=None,
+    summary="Any tool's JSON webhook, through the named mapping (JMESPath fields, state table)",
+    description="Mappings are YAML files (`IMPACTLINE_INGEST_WEBHOOKS`, by default "
+    "`deploy/webhooks/`: `grafana`, `zabbix`, `uptime-kuma`). An unknown name is 404 and "
+    "lists the names there are.",
+    responses=doc.answers(not_found=True),
+    openapi_extra=doc.with_parameters(doc.WEBHOOK_BODY),
+)
+async def post_webhook(
+    name: str, request: Request, principal: Principal = IngestPrincipal
+) -> Response:
+    found: dict[str, Format] = request.app.state.webhooks
+    fmt = found.get(name)
+    if fmt is None:
+        known = ", ".join(sorted(found)) or "none (see IMPACTLINE_INGEST_WEBHOOKS)"
+        raise Problem(
+            404,
+            "Unknown webhook mapping",
+            f"no webhook mapping is named {name!r}; the mappings are: {known}",
+            kind="unknown-webhook",
+        )
+    return await handle(request, principal, fmt)
 
 
 @router.post(

@@ -9,13 +9,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
 from impactline.core import cloudevents, topics
 from impactline.core.catalog import Catalog, CatalogGraph, CatalogInvalid, load_catalog
 from impactline.core.contracts import CatalogPublished
 from impactline.runtime.catalog_publisher import CATALOG_CONSUMER_OPTIONS, catalog_from_event
-from impactline.runtime.kafka import new_consumer, partition_ids, topic_name
+from impactline.runtime.kafka import new_consumer, topic_name
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +43,6 @@ class CatalogHolder:
     @property
     def current(self) -> CatalogVersion:
         return self._current
-
-    def domain_of(self, node_id: str) -> str | None:
-        """The correlation domain of a CI (or service) in the current catalog; None when the
-        catalog does not hold it."""
-        graph = self._current.graph
-        return graph.domain_of(node_id) if node_id in graph else None
 
     def on_switch(self, listener: Callable[[CatalogVersion], None]) -> None:
         self._listeners.append(listener)
@@ -108,32 +102,6 @@ async def follow_catalog(
                 await _adopt(holder, msg, on_invalid)
     finally:
         await consumer.stop()
-
-
-async def catch_up(holder: CatalogHolder, bootstrap: str, prefix: str = "") -> CatalogHolder:
-    """Switch `holder` to the newest version on the catalog topic now, and return it (for a
-    command that runs once, such as a replay)."""
-    name = topic_name(topics.CATALOG, prefix)
-    tps = [TopicPartition(name, p) for p in await partition_ids(bootstrap, name)]
-    consumer = new_consumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        **CATALOG_CONSUMER_OPTIONS,
-    )
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        for tp, end in ends.items():
-            if end > 0:
-                consumer.seek(tp, end - 1)
-                batch = await consumer.getmany(tp, timeout_ms=10_000)
-                for msg in batch.get(tp, [])[-1:]:
-                    await _adopt(holder, msg, None)
-    finally:
-        await consumer.stop()
-    return holder
 
 
 async def _adopt(holder: CatalogHolder, msg: ConsumerRecord, on_invalid: Invalid | None) -> None:

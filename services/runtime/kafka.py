@@ -140,6 +140,8 @@ def topic_configs(topic: topics.Topic) -> dict[str, str]:
         configs["cleanup.policy"] = "compact"
     if topic.max_message_bytes is not None:
         configs["max.message.bytes"] = str(topic.max_message_bytes)
+    if topic.retention_ms is not None:
+        configs["retention.ms"] = str(topic.retention_ms)
     return configs
 
 

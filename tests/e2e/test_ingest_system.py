@@ -64,7 +64,7 @@ async def test_pagerduty_client_and_raw_producer_reach_telemetry(
         "routing_key": system.api_key,
         "event_action": "trigger",
         "dedup_key": f"e2e-{run}",
-        "payload": {"summary": "disk full", "source": "fs-gl-01", "severity": "error"},
+        "payload": {"summary": "disk full", "source": "db-bi-01", "severity": "error"},
     }
     async with httpx.AsyncClient(base_url=system.ingest_url) as client:
         r = await client.post("/v2/enqueue", json=trigger)
@@ -72,14 +72,14 @@ async def test_pagerduty_client_and_raw_producer_reach_telemetry(
     got = await telemetry.wait_for(
         lambda e: e.event.attributes.get("pagerduty.dedup_key") == f"e2e-{run}"
     )
-    assert got.event.ci_id == "fs-gl-01"
+    assert got.event.ci_id == "db-bi-01"
 
     producer = new_producer(system.settings.require_kafka(), "e2e-raw")
     await producer.start()
     try:
-        value = json.dumps({"id": f"raw-{run}", "ci_id": "fs-gl-01", "state": "ok"}).encode()
+        value = json.dumps({"id": f"raw-{run}", "ci_id": "db-bi-01", "state": "ok"}).encode()
         name = topic_name(topics.RAW, system.settings.topic_prefix)
-        await producer.send_and_wait(name, value=value, key=b"fs-gl-01")
+        await producer.send_and_wait(name, value=value, key=b"db-bi-01")
     finally:
         await producer.stop()
     forwarded = await telemetry.wait_for(lambda e: e.event.id == f"raw-{run}")

@@ -121,7 +121,7 @@ async def test_storing_the_current_content_again_stores_nothing(
     # Equal content split into one document: the same fingerprint, so the same version.
     merged: dict[str, list[Any]] = {}
     for _, doc in demo.to_documents():
-        for section in ("services", "technical_services", "cis"):
+        for section in ("services", "technical_services", "cis", "bindings"):
             merged.setdefault(section, []).extend(doc.get(section, []))
     same = Catalog.from_documents([("all.yaml", {"version": 1, **merged})])
 

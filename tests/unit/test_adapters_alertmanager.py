@@ -51,7 +51,27 @@ def test_a_resent_webhook_yields_the_same_ids_and_resolution_a_new_one() -> None
     assert resolved[0].id not in {e.id for e in first}
 
 
-def test_an_alert_without_a_ci_label_is_rejected_and_the_rest_accepted() -> None:
+def test_an_alert_without_a_ci_label_keeps_its_alert_name_as_the_key() -> None:
+    # An aggregated alert keeps only the labels it was aggregated by; binding rules over them
+    # (a template of namespace and deployment) find the CI, so the alert must not be refused.
+    body = load("alertmanager_firing.json")
+    body["alerts"] = [
+        {
+            **body["alerts"][0],
+            "labels": {
+                "alertname": "KubeDeploymentReplicasMismatch",
+                "namespace": "erp",
+                "deployment": "gl-api",
+                "severity": "warning",
+            },
+        }
+    ]
+    [event] = alertmanager.translate(body).accepted
+    assert event.ci_id == "KubeDeploymentReplicasMismatch"
+    assert event.attributes["deployment"] == "gl-api"
+
+
+def test_an_alert_without_any_naming_label_is_rejected_and_the_rest_accepted() -> None:
     result = alertmanager.translate(load("alertmanager_unlabelled.json"))
     assert [e.ci_id for e in result.accepted] == ["sftp-payroll-01"]
     [(index, error)] = result.rejected

@@ -222,10 +222,10 @@ def test_document_shape_errors() -> None:
     errors = errors_of(("list.yaml", ["cis"]), ("keys.yaml", {"servises": [], "version": 9}))
     assert [str(e) for e in errors] == [
         "keys.yaml:servises: unexpected top-level key (did you mean 'services'?); expected one "
-        "of: version, services, technical_services, cis",
+        "of: version, services, technical_services, cis, bindings",
         "keys.yaml:version: expected one of 1; found 9",
-        "list.yaml: expected a mapping with keys version, services, technical_services, cis; "
-        "found a list",
+        "list.yaml: expected a mapping with keys version, services, technical_services, cis, "
+        "bindings; found a list",
     ]
 
 

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from impactline.cli.deploy import write_local_secrets
 from impactline.cli.main import app
+from impactline.ingest.config import IngestSettings
 from impactline.runtime.embedded.kafka import pom_version
 from impactline.runtime.settings import Settings
 
@@ -122,7 +123,7 @@ def test_settings_are_known_variables_and_config_is_mounted_read_only(compose: D
     known = {
         (f.validation_alias if isinstance(f.validation_alias, str) else name.upper())
         for name, f in Settings.model_fields.items()
-    }
+    } | {f"IMPACTLINE_INGEST_{name.upper()}" for name in IngestSettings.model_fields}
     for name, service in impactline_services(compose).items():
         env = service.get("environment") or {}
         ours = {k for k in env if k.startswith(("IMPACTLINE_", "KAFKA_", "DATABASE_"))}

@@ -18,6 +18,7 @@ from test_deploy_kustomize import K8S, OVERLAYS, ROOT, rendered_overlay
 from test_deploy_topics import KAFKA_TOPIC_SCHEMA
 
 from impactline.core import topics
+from impactline.ingest.config import IngestSettings
 from impactline.runtime.settings import Settings
 
 Doc = dict[str, Any]
@@ -209,7 +210,7 @@ def test_settings_are_known_variables_and_paths_are_mounted(docs: list[Doc]) -> 
     known = {
         (f.validation_alias if isinstance(f.validation_alias, str) else name.upper())
         for name, f in Settings.model_fields.items()
-    }
+    } | {f"IMPACTLINE_INGEST_{name.upper()}" for name in IngestSettings.model_fields}
     values = config(docs)
     otel = {k for k in values if k.startswith("OTEL_")}
     assert set(values) - otel <= known, "unknown settings in the impactline-config ConfigMap"
@@ -220,6 +221,8 @@ def test_settings_are_known_variables_and_paths_are_mounted(docs: list[Doc]) -> 
             assert values[variable] in mounts, (name, variable)
         for variable in ("IMPACTLINE_SCORING", "IMPACTLINE_ROUTING"):
             assert str(Path(values[variable]).parent) in mounts, (name, variable)
+    (ingest,) = pod_spec(of_kind(docs, "Deployment")["impactline-ingest"])["containers"]
+    assert values["IMPACTLINE_INGEST_WEBHOOKS"] in {m["mountPath"] for m in ingest["volumeMounts"]}
 
 
 def test_referenced_configmaps_and_secrets_exist(docs: list[Doc]) -> None:
@@ -286,7 +289,7 @@ def test_database_url_carries_no_password(docs: list[Doc]) -> None:
     assert ":" not in userinfo, "the password belongs in the Secret (PGPASSWORD)"
 
 
-@pytest.mark.parametrize("folder", ["catalog", "calendars", "impact"])
+@pytest.mark.parametrize("folder", ["catalog", "calendars", "impact", "webhooks"])
 def test_demo_configuration_in_the_base_equals_the_repository_demo(folder: str) -> None:
     source = ROOT / "deploy" / folder
     copy = K8S / "base" / "demo" / folder

@@ -372,6 +372,7 @@ def _unhashed(docs: dict[tuple[str, str], Doc]) -> dict[str, Doc]:
             "impactline-config",
             "impactline-calendars",
             "impactline-impact-rules",
+            "impactline-webhooks",
             "impactline-secrets",
         )
     )

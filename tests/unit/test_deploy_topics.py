@@ -99,8 +99,13 @@ def test_every_registry_topic_has_its_partitions_and_compaction() -> None:
         assert (config.get("cleanup.policy") == "compact") is topic.compacted, topic.name
         if topic.max_message_bytes:
             assert config["max.message.bytes"] == str(topic.max_message_bytes)
+        assert config.get("retention.ms") == (
+            str(topic.retention_ms) if topic.retention_ms else None
+        ), topic.name
     catalog = by_topic["catalog"]["spec"]
     assert catalog["partitions"] == 1 and catalog["config"]["cleanup.policy"] == "compact"
+    # Unbound events wait for a binding for 30 days, whatever the broker's default.
+    assert by_topic["unbound"]["spec"]["config"]["retention.ms"] == str(30 * 24 * 3600 * 1000)
 
 
 def test_impact_topics_of_the_demo_catalog_and_routing_rules_are_included() -> None:

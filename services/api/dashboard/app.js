@@ -6,6 +6,7 @@
 const KEY_STORE = "impactline.apiKey";
 const PRIORITY_RANK = { P1: 1, P2: 2, P3: 3, P4: 4, P5: 5 };
 const DAY_MS = 86400000;
+const UNBOUND_POLL_MS = 15000; // unbound events do not come through the live stream
 
 const model = {
   key: localStorage.getItem(KEY_STORE) || "",
@@ -189,12 +190,17 @@ async function loadValueStream() {
   renderValueStream(await api(`/v1/value-stream?${query}`));
 }
 
+// Events no alias or binding rule found a CI for: what they named and the closest CIs.
+async function loadUnbound() {
+  renderUnbound(await api("/v1/unbound?limit=50"));
+}
+
 async function loadAll() {
   if (!model.key) return askForKey();
   try {
     await loadBoard();
     await loadIncidents();
-    await Promise.all([loadChart(), loadValueStream()]);
+    await Promise.all([loadChart(), loadValueStream(), loadUnbound()]);
     notice("");
   } catch (error) {
     notice(`Could not load the dashboard: ${error.message}`);
@@ -507,6 +513,29 @@ function shortId(id) {
   return id.slice(0, 8);
 }
 
+function renderUnbound(page) {
+  $("unbound-count").textContent = page.total_events ? String(page.total_events) : "";
+  const box = $("unbound");
+  box.replaceChildren();
+  if (!page.items.length) {
+    box.append(el("p", { class: "empty" }, "Every event was bound to a catalog CI."));
+    return;
+  }
+  const rows = page.items.map((item) => el("tr", { dataset: { input: item.input, key: item.key } },
+    el("td", {}, item.input),
+    el("td", { class: "key", title: item.reason }, item.key),
+    el("td", { class: "num" }, String(item.events)),
+    el("td", {}, fmtTime(item.last_seen)),
+    el("td", {}, item.closest.join(", ") || "–")));
+  box.append(
+    el("table", { class: "unbound" },
+      el("thead", {}, el("tr", {},
+        el("th", {}, "Input"), el("th", {}, "Named"), el("th", { class: "num" }, "Events"),
+        el("th", {}, "Last seen"), el("th", {}, "Closest CIs"))),
+      el("tbody", {}, rows)),
+    el("p", { class: "hint" }, page.hint));
+}
+
 function gauge(xla) {
   const score = Math.max(0, Math.min(100, xla.score));
   const color = score >= xla.target ? "var(--ok)" : score >= xla.target - 15 ? "var(--degraded)" : "var(--down)";
@@ -687,6 +716,7 @@ function start() {
   $("vs-window").addEventListener("change", () => loadValueStream().catch(report));
   if (!model.key) return askForKey();
   loadAll().then(connectStream);
+  setInterval(() => { if (model.key) loadUnbound().catch(report); }, UNBOUND_POLL_MS);
 }
 
 document.addEventListener("DOMContentLoaded", start);

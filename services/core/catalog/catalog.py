@@ -6,12 +6,15 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from functools import cached_property
+from pathlib import PurePath
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from impactline.core.catalog.bindings import BindingRule
 from impactline.core.catalog.bulk import collector_paused
 from impactline.core.catalog.errors import UnknownNodeError, format_path
 from impactline.core.catalog.model import (
+    BINDINGS,
     SECTIONS,
     SUPPORTED_VERSIONS,
     BusinessService,
@@ -45,6 +48,13 @@ class Catalog:
         self.cis: Mapping[str, ConfigurationItem] = MappingProxyType(by_kind[NodeKind.CI])
         self.dependency_order: tuple[str, ...] = tuple(checked.order)
         """Every node id, each after all the nodes it depends on."""
+        self.bindings: tuple[BindingRule, ...] = tuple(
+            rule
+            for name in sorted(checked.bindings, key=_file_order)
+            for rule in checked.bindings[name]
+        )
+        """Every binding rule in the order they are tried: by file name, then as written. File
+        names, unlike folders or the order files were given in, survive storage unchanged."""
 
     @classmethod
     def from_documents(cls, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> Catalog:
@@ -70,6 +80,9 @@ class Catalog:
                 entries = sections[section]
                 if entries:
                     doc[section] = [_dump(node) for node in entries]
+            rules = self._checked.bindings.get(name)
+            if rules:
+                doc[BINDINGS] = [_dump(rule) for rule in rules]
             out.append((name, doc))
         return out
 
@@ -81,6 +94,8 @@ class Catalog:
             kind = self._checked.kinds[node_id]
             body = json.dumps(_dump(self._checked.nodes[node_id]), sort_keys=True)
             digest.update(f"{kind}\0{body}\n".encode())
+        for rule in self.bindings:  # their order is part of what they mean
+            digest.update(f"{BINDINGS}\0{json.dumps(_dump(rule), sort_keys=True)}\n".encode())
         return f"sha256:{digest.hexdigest()}"
 
     @cached_property
@@ -134,5 +149,9 @@ class Catalog:
         )
 
 
-def _dump(node: Node) -> dict[str, Any]:
+def _file_order(name: str) -> tuple[str, str]:
+    return PurePath(name).name, name
+
+
+def _dump(node: Node | BindingRule) -> dict[str, Any]:
     return node.model_dump(mode="json", exclude_defaults=True)

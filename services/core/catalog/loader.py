@@ -114,6 +114,14 @@ def _with_lines(
     return sorted(out, key=lambda e: (position.get(e.file, -1), e.line or 0))
 
 
+def yaml_line(text: str, loc: Loc) -> int | None:
+    """The line of `loc` (a path of keys and indexes) in YAML `text`, as near as it goes."""
+    try:
+        return _line_of(yaml.compose(text, Loader=_Loader), loc)
+    except yaml.YAMLError:
+        return None
+
+
 def _line_of(node: yaml.Node | None, loc: Loc) -> int | None:
     """The line of the deepest YAML node found along `loc` (1-based)."""
     if node is None:

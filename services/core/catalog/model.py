@@ -29,6 +29,8 @@ NodeId = Annotated[
 """Id of a business service, technical service or CI: letters, digits and `.`, `_`, `:`, `-`."""
 
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+Alias = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+"""Another name of a CI: host name, FQDN, IP address, cloud resource id, Kubernetes workload."""
 
 
 class _Entry(BaseModel):
@@ -271,6 +273,11 @@ class ConfigurationItem(_Entry):
     type: CIType
     owner: Text = Field(description="owning team")
     name: str | None = None
+    aliases: tuple[Alias, ...] = Field(
+        default=(),
+        description="other names monitoring uses for this CI; unique across the catalog, "
+        "compared without regard to case",
+    )
     attributes: dict[str, Any] = Field(default_factory=dict)
     dependencies: tuple[Dependency, ...] = ()
 
@@ -284,7 +291,9 @@ SECTIONS: dict[str, type[BusinessService] | type[TechnicalService] | type[Config
 }
 """Top-level keys of a catalog file and the entry each list holds."""
 
-DOCUMENT_KEYS = ("version", *SECTIONS)
+BINDINGS = "bindings"
+"""Top-level key of the binding rules (`impactline.core.catalog.bindings`)."""
+DOCUMENT_KEYS = ("version", *SECTIONS, BINDINGS)
 SUPPORTED_VERSIONS = (1,)
 
 

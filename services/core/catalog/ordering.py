@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from impactline.core.catalog.model import Dependency, Requires
+
 
 def dependency_order(
     ids: list[str], targets: Mapping[str, Sequence[str]]
@@ -118,3 +120,14 @@ def _cycle_through(start: int, needs: list[list[int]], inside: set[int]) -> list
                     following.append(child)
         frontier = following
     raise AssertionError("a strong component always holds a cycle through each member")
+
+
+def targets_of(dependencies: Sequence[Dependency]) -> tuple[str, ...]:
+    """The ids named by a list of dependencies, group members included, each once."""
+    out: list[str] = []
+    for dep in dependencies:
+        if isinstance(dep, Requires):
+            out.append(dep.to)
+        else:
+            out.extend(dep.members)
+    return tuple(dict.fromkeys(out)) if len(out) > 1 else tuple(out)

@@ -13,6 +13,13 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from impactline.core.catalog.binding_checks import (
+    Indexed,
+    check_aliases,
+    check_rule_names,
+    read_bindings,
+)
+from impactline.core.catalog.bindings import BindingRule
 from impactline.core.catalog.errors import (
     CatalogError,
     CatalogInvalid,
@@ -22,6 +29,7 @@ from impactline.core.catalog.errors import (
 )
 from impactline.core.catalog.field_errors import describe_found, field_errors, suggest
 from impactline.core.catalog.model import (
+    BINDINGS,
     DOCUMENT_KEYS,
     KIND_OF_SECTION,
     SECTIONS,
@@ -34,7 +42,7 @@ from impactline.core.catalog.model import (
     RedundancyGroup,
     Requires,
 )
-from impactline.core.catalog.ordering import dependency_order
+from impactline.core.catalog.ordering import dependency_order, targets_of
 
 # Which kinds of node each kind may depend on: the graph is layered so that a CI never needs a
 # service, which keeps "what does this CI affect" meaningful.
@@ -76,6 +84,8 @@ class CheckedCatalog:
     """The ids each node depends on directly (group members included), each once."""
     order: list[str]
     """Every node id, each after all the nodes it depends on."""
+    bindings: dict[str, list[BindingRule]] = field(default_factory=dict)
+    """Document name -> its binding rules, in file order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +114,7 @@ class _State:
     places: dict[str, Place] = field(default_factory=dict)
     salvaged: list[tuple[_Owner, Place, list[Dependency]]] = field(default_factory=list)
     targets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    bindings: dict[str, Indexed] = field(default_factory=dict)
     suggestions_left: int = _MAX_SUGGESTIONS
 
     def fail(self, file: str, loc: Loc, message: str) -> None:
@@ -120,10 +131,20 @@ def check_documents(docs: Iterable[tuple[str, Any]]) -> CheckedCatalog:
     for owner, place, deps in state.salvaged:
         _check_dependencies(state, owner, place, deps)
     order = _dependency_order(state)
+    state.errors.extend(check_rule_names(state.bindings))
+    state.errors.extend(
+        check_aliases(state.nodes, lambda i: (state.places[i].file, state.places[i].loc[:-1]))
+    )
     if state.errors:
         raise CatalogInvalid(sort_errors(state.errors))
     return CheckedCatalog(
-        state.documents, state.nodes, state.kinds, state.places, state.targets, order
+        state.documents,
+        state.nodes,
+        state.kinds,
+        state.places,
+        state.targets,
+        order,
+        {name: [rule for _, rule in rules] for name, rules in state.bindings.items()},
     )
 
 
@@ -158,6 +179,7 @@ def _read_document(state: _State, name: str, raw: Any) -> None:
             f"expected one of {', '.join(map(str, SUPPORTED_VERSIONS))}; "
             f"found {describe_found(version)}",
         )
+    state.bindings[name] = read_bindings(name, raw.get(BINDINGS), state.errors)
     for section, model in SECTIONS.items():
         entries = raw.get(section)
         if entries is None:
@@ -361,17 +383,6 @@ def _check_personas(state: _State, service: BusinessService, file: str, base: Lo
                 f"persona has {persona.users} users but the service has {service.users}: "
                 "expected at most the service's user count",
             )
-
-
-def targets_of(dependencies: Sequence[Dependency]) -> tuple[str, ...]:
-    """The ids named by a list of dependencies, group members included, each once."""
-    out: list[str] = []
-    for dep in dependencies:
-        if isinstance(dep, Requires):
-            out.append(dep.to)
-        else:
-            out.extend(dep.members)
-    return tuple(dict.fromkeys(out)) if len(out) > 1 else tuple(out)
 
 
 def _dependency_order(state: _State) -> list[str]:

@@ -7,12 +7,6 @@ module here does I/O; the HTTP routes publish what they return.
 """
 
 from impactline.ingest.adapters.errors import AdapterError
-from impactline.ingest.adapters.result import (
-    DomainOf,
-    IngestEvent,
-    Translation,
-    destination,
-    no_domains,
-)
+from impactline.ingest.adapters.result import IngestEvent, Translation, destination
 
-__all__ = ["AdapterError", "DomainOf", "IngestEvent", "Translation", "destination", "no_domains"]
+__all__ = ["AdapterError", "IngestEvent", "Translation", "destination"]

@@ -7,7 +7,7 @@ One notification carries a group of alerts; each alert becomes one TelemetryEven
 | `id`           | derived from `fingerprint` + `startsAt` + `status`: a re-sent webhook   |
 |                | yields the same ids, so idempotent sinks drop the repeat                |
 | `ci_id`        | the first non-empty label of `ci`, `ci_id`, `instance`, `service`, `job` |
-|                | (configurable)                                                          |
+|                | (configurable), else `alertname`: the key ingest binds to a catalog CI  |
 | `state`        | `resolved` -> `ok`; `firing` -> by the `severity` label:                |
 |                | `critical`/`error` -> `down`, `warning`/`info` -> `degraded`;           |
 |                | any other or no severity -> `degraded` (all configurable)               |
@@ -19,8 +19,10 @@ One notification carries a group of alerts; each alert becomes one TelemetryEven
 
 A firing alert whose severity is not mapped still counts as `degraded`: an alert routed to
 impactline is a symptom someone chose to send, and dropping it would hide it. Alerts that cannot
-be translated (say, no label names a CI) are rejected one by one, so the rest of the group is
-still accepted; a malformed envelope (not version 4, no `alerts`) raises.
+be translated (say, a timestamp is malformed) are rejected one by one, so the rest of the group is
+still accepted; a malformed envelope (not version 4, no `alerts`) raises. An alert none of whose
+labels names a CI (an aggregated `sum by (namespace, deployment)` alert, say) keeps its alert name
+as the key, so binding rules over its other labels can still find the CI.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from impactline.ingest.adapters.fields import (
 from impactline.ingest.adapters.result import Translation
 
 SOURCE = "alertmanager"
+FALLBACK_LABEL = "alertname"
 SUMMARY_LIMIT = 2000
 _ZERO_YEAR = 1  # Go's zero time (0001-01-01T00:00:00Z) marks an unset endsAt
 
@@ -151,12 +154,13 @@ def _ends_at(alert: dict[str, Any], base: str) -> datetime | None:
 
 
 def _ci_label(labels: dict[str, str], base: str, opts: AlertmanagerOptions) -> str:
-    for name in opts.ci_labels:
+    for name in (*opts.ci_labels, FALLBACK_LABEL):
         if labels.get(name, "").strip():
             return name
     raise AdapterError(
         join(base, "labels"),
-        f"no label names the CI; set one of {', '.join(opts.ci_labels)} on the alert rule",
+        f"no label names the CI; set one of {', '.join(opts.ci_labels)} on the alert rule "
+        f"(or at least {FALLBACK_LABEL}, for binding rules to work on)",
     )
 
 

@@ -25,6 +25,10 @@ Content modes (chosen from the HTTP `Content-Type`):
 
 `data_base64` is refused: every contract is JSON. The CloudEvents spec makes `id` unique only per
 `source`, while impactline treats event ids as globally unique, so producers should use UUIDs.
+
+Any other `type` is mapped by the webhook mapping that claims it (`cloudevent_types`), with the
+whole event (attributes and `data`) as the item and the CloudEvent `id`, `time` and `source` as
+defaults; a type no mapping claims is refused, naming the types that are understood.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from impactline.core.contracts import (
 from impactline.ingest.adapters.errors import AdapterError, join, pointer
 from impactline.ingest.adapters.fields import build, json_type, timestamp
 from impactline.ingest.adapters.result import IngestEvent, Translation
+from impactline.ingest.adapters.webhook import WebhookMapping, map_item
 
 SOURCE = "cloudevents"
 SPEC_VERSION = "1.0"
@@ -63,13 +68,15 @@ _event_id: TypeAdapter[str] = TypeAdapter(EventId)
 _identifier: TypeAdapter[str] = TypeAdapter(Identifier)
 _contract_source: TypeAdapter[str] = TypeAdapter(Annotated[str, Field(max_length=200)])
 ContentMode = Literal["structured", "batch", "binary"]
+Mappings = Mapping[str, WebhookMapping]
+"""CloudEvent type -> the webhook mapping that claims it."""
 
 
 class _Attributes:
     """Where CloudEvent attributes come from: members of a JSON object, or `ce-*` headers."""
 
     def __init__(self, values: Mapping[str, Any], base: str | None) -> None:
-        self._values = values
+        self.values = values
         self._base = base  # None: the attributes are HTTP headers
 
     def error(self, name: str, message: str) -> AdapterError:
@@ -80,7 +87,7 @@ class _Attributes:
         return AdapterError(join(self._base, name), message)
 
     def string(self, name: str, *, required: bool = False) -> str | None:
-        value = self._values.get(name)
+        value = self.values.get(name)
         if value is None:
             if required:
                 raise self.error(name, "required CloudEvents attribute is missing")
@@ -121,19 +128,27 @@ def content_mode(headers: Mapping[str, str]) -> ContentMode:
 
 
 def translate(
-    body: Any, headers: Mapping[str, str], *, received_at: datetime
+    body: Any,
+    headers: Mapping[str, str],
+    *,
+    received_at: datetime,
+    mappings: Mappings | None = None,
 ) -> Translation[IngestEvent]:
     """Translate a request in whichever content mode its headers announce; an event without a
     time is stamped `received_at`."""
     mode = content_mode(headers)
     if mode == "structured":
-        return Translation(accepted=[parse_structured(body, received_at=received_at)])
+        event = parse_structured(body, received_at=received_at, mappings=mappings)
+        return Translation(accepted=[event])
     if mode == "batch":
-        return translate_batch(body, received_at=received_at)
-    return Translation(accepted=[parse_binary(headers, body, received_at=received_at)])
+        return translate_batch(body, received_at=received_at, mappings=mappings)
+    event = parse_binary(headers, body, received_at=received_at, mappings=mappings)
+    return Translation(accepted=[event])
 
 
-def parse_structured(body: Any, *, base: str = "", received_at: datetime) -> IngestEvent:
+def parse_structured(
+    body: Any, *, base: str = "", received_at: datetime, mappings: Mappings | None = None
+) -> IngestEvent:
     """One event in the JSON event format; raises AdapterError naming the attribute or field."""
     if not isinstance(body, dict):
         raise AdapterError(base, f"expected a CloudEvent JSON object, got {json_type(body)}")
@@ -144,10 +159,12 @@ def parse_structured(body: Any, *, base: str = "", received_at: datetime) -> Ing
         )
     if "data" not in body:
         raise AdapterError(join(base, "data"), "required field is missing")
-    return _event(attrs, body["data"], join(base, "data"), received_at)
+    return _event(attrs, body["data"], join(base, "data"), received_at, mappings)
 
 
-def translate_batch(body: Any, *, received_at: datetime) -> Translation[IngestEvent]:
+def translate_batch(
+    body: Any, *, received_at: datetime, mappings: Mappings | None = None
+) -> Translation[IngestEvent]:
     """An array of structured events: each bad one rejected by index, the others accepted."""
     if not isinstance(body, list):
         raise AdapterError("", f"expected a JSON array of CloudEvents, got {json_type(body)}")
@@ -157,14 +174,22 @@ def translate_batch(body: Any, *, received_at: datetime) -> Translation[IngestEv
     for index, item in enumerate(body):
         try:
             out.accepted.append(
-                parse_structured(item, base=pointer(index), received_at=received_at)
+                parse_structured(
+                    item, base=pointer(index), received_at=received_at, mappings=mappings
+                )
             )
         except AdapterError as err:
             out.reject(index, err, item)
     return out
 
 
-def parse_binary(headers: Mapping[str, str], body: Any, *, received_at: datetime) -> IngestEvent:
+def parse_binary(
+    headers: Mapping[str, str],
+    body: Any,
+    *,
+    received_at: datetime,
+    mappings: Mappings | None = None,
+) -> IngestEvent:
     """Binary mode: attributes from `ce-*` headers, the body is the contract's JSON."""
     lowered = _lower(headers)
     values = {
@@ -174,10 +199,16 @@ def parse_binary(headers: Mapping[str, str], body: Any, *, received_at: datetime
     }
     if "content-type" in lowered:
         values["datacontenttype"] = lowered["content-type"]
-    return _event(_Attributes(values, None), body, "", received_at)
+    return _event(_Attributes(values, None), body, "", received_at, mappings)
 
 
-def _event(attrs: _Attributes, data: Any, data_ptr: str, received_at: datetime) -> IngestEvent:
+def _event(
+    attrs: _Attributes,
+    data: Any,
+    data_ptr: str,
+    received_at: datetime,
+    mappings: Mappings | None = None,
+) -> IngestEvent:
     spec = attrs.string("specversion", required=True)
     if spec != SPEC_VERSION:
         raise attrs.error("specversion", f"unsupported specversion {spec!r}; expected 1.0")
@@ -186,7 +217,12 @@ def _event(attrs: _Attributes, data: Any, data_ptr: str, received_at: datetime) 
     ce_type = attrs.string("type", required=True) or ""
     contract = CONTRACTS.get(ce_type)
     if contract is None:
-        raise attrs.error("type", f"unknown event type {ce_type!r}; expected one of {_known()}")
+        mapping = (mappings or {}).get(ce_type)
+        if mapping is None:
+            raise attrs.error(
+                "type", f"unknown event type {ce_type!r}; expected one of {_known(mappings)}"
+            )
+        return _mapped(attrs, data, data_ptr, received_at, mapping, event_id, source)
     _check_content_type(attrs)
     if not isinstance(data, dict):
         raise AdapterError(data_ptr, f"expected the {ce_type} data object, got {json_type(data)}")
@@ -239,8 +275,32 @@ def _check_content_type(attrs: _Attributes) -> None:
         )
 
 
-def _known() -> str:
-    return ", ".join(CONTRACTS)
+def _mapped(
+    attrs: _Attributes,
+    data: Any,
+    data_ptr: str,
+    received_at: datetime,
+    mapping: WebhookMapping,
+    event_id: str,
+    source: str,
+) -> IngestEvent:
+    """A foreign CloudEvent through its webhook mapping: the item is the whole event."""
+    _check_content_type(attrs)
+    item = {k: v for k, v in attrs.values.items() if k not in ("data", "data_base64")}
+    item["data"] = data
+    defaults: dict[str, Any] = {"id": event_id, "source": source[:200]}
+    raw_time = attrs.string("time")
+    if raw_time is not None:
+        try:
+            defaults["time"] = timestamp(raw_time, "")
+        except AdapterError as err:
+            raise attrs.error("time", err.message) from None
+    base = data_ptr.rsplit("/data", 1)[0] if data_ptr.endswith("/data") else ""
+    return map_item(item, mapping, received_at=received_at, pointer=base, defaults=defaults)
+
+
+def _known(mappings: Mappings | None = None) -> str:
+    return ", ".join([*CONTRACTS, *(mappings or {})])
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -10,37 +9,39 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from impactline.core import topics
-from impactline.core.contracts import ChangeEvent, DeadLetter, FeedbackEvent, TelemetryEvent
+from impactline.core.contracts import (
+    ChangeEvent,
+    DeadLetter,
+    FeedbackEvent,
+    TelemetryEvent,
+    UnboundEvent,
+)
 from impactline.ingest.adapters.errors import AdapterError
 
 IngestEvent = TelemetryEvent | ChangeEvent | FeedbackEvent
 E = TypeVar("E", bound=IngestEvent)
-_TOPICS: dict[type[IngestEvent], topics.Topic] = {
+_TOPICS: dict[type[IngestEvent | UnboundEvent], topics.Topic] = {
     TelemetryEvent: topics.TELEMETRY,
     ChangeEvent: topics.CHANGES,
     FeedbackEvent: topics.FEEDBACK,
+    UnboundEvent: topics.UNBOUND,
 }
 
 
-DomainOf = Callable[[str], str | None]
-"""The correlation domain of a CI id in the current catalog, None for an unknown CI."""
-
-
-def no_domains(_: str) -> str | None:
-    return None
-
-
-def destination(event: IngestEvent, domain_of: DomainOf = no_domains) -> tuple[topics.Topic, str]:
+def destination(event: IngestEvent | UnboundEvent) -> tuple[topics.Topic, str]:
     """The topic an event is published on and its partition key.
 
-    Telemetry and change records are keyed by the correlation domain of their CI, so correlate
-    finds every CI of a domain in one partition; a CI the catalog does not know is keyed by its
-    own id (correlate dead-letters it with the reason). Feedback is keyed by service id.
+    Telemetry and change records are keyed by the correlation domain of the CI they were bound
+    to, so correlate finds every CI of a domain in one partition (an event without a binding,
+    from a test or an older producer, by its CI id); feedback by service id; an unbound event by
+    the key the source named.
     """
     topic = _TOPICS[type(event)]
-    if isinstance(event, FeedbackEvent):
-        return topic, event.service_id
-    return topic, domain_of(event.ci_id) or event.ci_id
+    if isinstance(event, TelemetryEvent | ChangeEvent):
+        if event.binding is not None and event.binding.correlation_domain:
+            return topic, event.binding.correlation_domain
+        return topic, event.ci_id
+    return topic, str(getattr(event, topic.key))
 
 
 @dataclass(slots=True)
