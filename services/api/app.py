@@ -28,6 +28,7 @@ from impactline.runtime.kafka import new_producer
 from impactline.runtime.keys import open_key_store
 from impactline.runtime.metrics import instrument_http
 from impactline.runtime.settings import Settings
+from impactline.runtime.tasks import BackgroundTasks
 from impactline.runtime.telemetry import setup_tracing
 
 
@@ -77,8 +78,13 @@ def create_app(
             await app.state.catalog.get()
             app.state.settings = settings
             app.state.clock = wall
+            tasks = BackgroundTasks("api")
+            app.state.tasks = tasks
             if read_models:
                 await _start_read_models(app, settings, stack)
+            tasks.start("catalog-cache", app.state.catalog.watch)
+            # Registered last, so it runs first: the tasks end before what they use closes.
+            stack.push_async_callback(tasks.stop)
             yield
 
     app = create_http_app(

@@ -144,6 +144,11 @@ class Health(_Body):
 class Readiness(_Body):
     status: str
     catalog_version: int | None = Field(description="Null until a catalog is stored.")
+    tasks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Background task -> `state` (running, restarting, failed), `failures` "
+        "since start and the `last_error`.",
+    )
 
 
 class ProblemDocument(BaseModel):

@@ -39,6 +39,7 @@ from impactline.core.contracts import Contract, ImpactEvent, IncidentEvent, Serv
 from impactline.runtime.auth import Principal, authorize, presented_key
 from impactline.runtime.kafka import new_consumer, partition_ids, topic_name
 from impactline.runtime.settings import Settings
+from impactline.runtime.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +150,9 @@ class StreamFeeder:
         self.closing = asyncio.Event()
         self.by_name = {topic_name(t, settings.topic_prefix): t for t in SOURCES}
         self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
         self._restore: list[tuple[int, Any]] = []
 
-    async def start(self) -> None:
+    async def start(self, tasks: BackgroundTasks) -> None:
         bootstrap = self.settings.require_kafka()
         consumer = new_consumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         await consumer.start()
@@ -170,15 +170,12 @@ class StreamFeeder:
         for tp in parts:
             consumer.seek(tp, max(starts[tp], ends[tp] - backfill))
         self._close_streams_on_exit()
-        self._task = asyncio.create_task(self._run(), name="stream-feeder")
+        tasks.start("stream-feeder", self.run)
 
     async def stop(self) -> None:
         self.closing.set()
         for sig, previous in self._restore:
             signal.signal(sig, previous)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
         if self._consumer is not None:
             await self._consumer.stop()
 
@@ -189,7 +186,9 @@ class StreamFeeder:
         service = snapshot.catalog.services.get(service_id)
         return service.domain if service is not None else None
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Feed the ring until cancelled. A run after a failure goes on from the consumer's
+        position: the stream delivers at least once, so nothing here needs to be read again."""
         assert self._consumer is not None
         while True:
             batches = await self._consumer.getmany(timeout_ms=1000)
@@ -344,6 +343,6 @@ async def stream(
 async def start_stream(app: FastAPI, settings: Settings) -> StreamFeeder:
     redact_access_log()
     feeder = StreamFeeder(settings, EventRing(), getattr(app.state, "catalog", None))
-    await feeder.start()
+    await feeder.start(app.state.tasks)
     app.state.stream = feeder
     return feeder

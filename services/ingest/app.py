@@ -12,7 +12,7 @@ from impactline.core import topics
 from impactline.ingest.config import IngestSettings
 from impactline.ingest.formats import PagerDutyFormat
 from impactline.ingest.idempotency import IdempotencyStore, RecentIds
-from impactline.ingest.intake import IngestState
+from impactline.ingest.intake import IngestState, event_window
 from impactline.ingest.ratelimit import RateLimiter
 from impactline.ingest.raw import RawInput
 from impactline.ingest.routes import router
@@ -24,6 +24,7 @@ from impactline.runtime.kafka import ensure_topics, new_producer
 from impactline.runtime.keys import open_key_store
 from impactline.runtime.metrics import instrument_http
 from impactline.runtime.settings import Settings
+from impactline.runtime.tasks import BackgroundTasks
 from impactline.runtime.telemetry import setup_tracing
 
 log = logging.getLogger(__name__)
@@ -54,19 +55,26 @@ def create_app(
             else:
                 store = key_store
             app.state.key_store = store
-            app.state.sink = sink or await _kafka(settings, options, stack)
+            tasks = BackgroundTasks("ingest")
+            app.state.tasks = tasks
+            app.state.sink = sink or await _kafka(settings, options, stack, tasks, wall)
             app.state.pagerduty = PagerDutyFormat().format()
             app.state.ingest = IngestState(
                 settings=options,
                 sink=app.state.sink,
                 limiter=RateLimiter(options.rate_per_s, options.burst),
                 idempotency=IdempotencyStore(
-                    options.idempotency_ttl_s, options.idempotency_max_keys
+                    options.idempotency_ttl_s,
+                    options.idempotency_max_keys,
+                    max_bytes=options.idempotency_max_bytes,
                 ),
                 recent=RecentIds(options.recent_ids, options.recent_ids_ttl_s),
                 prefix=settings.topic_prefix,
                 clock=wall,
+                window=event_window(settings, wall),
             )
+            # Registered last, so it runs first: the tasks end before what they use closes.
+            stack.push_async_callback(tasks.stop)
             yield
 
     app = create_http_app(
@@ -81,7 +89,13 @@ def create_app(
     return app
 
 
-async def _kafka(settings: Settings, options: IngestSettings, stack: AsyncExitStack) -> KafkaSink:
+async def _kafka(
+    settings: Settings,
+    options: IngestSettings,
+    stack: AsyncExitStack,
+    tasks: BackgroundTasks,
+    clock: Clock,
+) -> KafkaSink:
     """The producer (and the raw input sharing it), stopped when `stack` closes."""
     bootstrap = settings.require_kafka()
     await ensure_topics(
@@ -95,8 +109,10 @@ async def _kafka(settings: Settings, options: IngestSettings, stack: AsyncExitSt
     stack.push_async_callback(producer.stop)
     sink = KafkaSink(producer, settings.topic_prefix)
     if options.raw_input:
-        raw = RawInput(bootstrap, sink, prefix=settings.topic_prefix)
-        await raw.start()
+        raw = RawInput(
+            bootstrap, sink, prefix=settings.topic_prefix, window=event_window(settings, clock)
+        )
+        await raw.start(tasks)
         stack.push_async_callback(raw.stop)
         log.info("consuming %s", raw.topic)
     return sink

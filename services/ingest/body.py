@@ -11,6 +11,8 @@ from impactline.ingest.adapters import AdapterError
 from impactline.runtime.problems import Problem
 
 NDJSON = "application/x-ndjson"
+# Errors listed in one answer at most; the count of the others is given.
+MAX_ERRORS_SHOWN = 100
 
 
 def media_type(request: Request) -> str:
@@ -74,8 +76,19 @@ def adapter_problem(
 
 
 def rejection_problem(fields: list[dict[str, Any]], title: str) -> Problem:
-    """Every item of a batch was rejected: one problem listing all of them by index."""
-    return Problem(422, title, _summary(fields), kind="validation", errors=fields)
+    """Every item of a batch was rejected: one problem listing them by index (the first
+    MAX_ERRORS_SHOWN; `error_count` says how many there are)."""
+    extra: dict[str, Any] = {"error_count": len(fields)}
+    if len(fields) > MAX_ERRORS_SHOWN:
+        extra["errors_not_shown"] = len(fields) - MAX_ERRORS_SHOWN
+    return Problem(
+        422,
+        title,
+        _summary(fields),
+        kind="validation",
+        errors=fields[:MAX_ERRORS_SHOWN],
+        **extra,
+    )
 
 
 def _summary(fields: list[dict[str, Any]], shown: int = 5) -> str:

@@ -8,6 +8,8 @@ accepted. Nothing is acknowledged before the broker confirmed it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,8 +21,9 @@ from fastapi import Request, Response
 
 from impactline.core import topics
 from impactline.core.contracts import Contract, DeadLetter, derived_id
+from impactline.core.values import EventTimeWindow, event_time_window
 from impactline.ingest.adapters import AdapterError, IngestEvent, Translation, destination
-from impactline.ingest.body import adapter_problem, read_body, rejection_problem
+from impactline.ingest.body import MAX_ERRORS_SHOWN, adapter_problem, read_body, rejection_problem
 from impactline.ingest.config import IngestSettings
 from impactline.ingest.deadletters import http_dead_letters
 from impactline.ingest.idempotency import (
@@ -38,9 +41,24 @@ from impactline.runtime.auth import Principal
 from impactline.runtime.clock import SYSTEM, Clock
 from impactline.runtime.kafka import topic_name
 from impactline.runtime.problems import Problem, problem_response
+from impactline.runtime.settings import Settings
 from impactline.runtime.telemetry import current_trace_id
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+# Bodies larger than this are translated in a worker thread, so that validating thousands of
+# items does not hold up every other request and the raw input's Kafka heartbeats.
+THREAD_BODY_BYTES = 64 * 1024
+log = logging.getLogger(__name__)
+
+
+def _no_window() -> EventTimeWindow | None:
+    return None
+
+
+def event_window(settings: Settings, clock: Clock) -> Callable[[], EventTimeWindow]:
+    """The window of accepted event times, around the ingest clock's now at each call."""
+    max_age, max_ahead = settings.event_time_bounds()
+    return lambda: EventTimeWindow(clock.now(), max_age, max_ahead)
 
 
 @dataclass
@@ -54,6 +72,8 @@ class IngestState:
     recent: RecentIds
     prefix: str = ""
     clock: Clock = SYSTEM
+    # The window of event times accepted now (None: any time).
+    window: Callable[[], EventTimeWindow | None] = _no_window
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +87,20 @@ class Intake:
     # Set with an Idempotency-Key: ids given to events the sender left without one derive from
     # it, so a retry yields the same ids even where the answer was not remembered.
     id_seed: str | None = None
+    max_items: int = 10_000  # items (events, alerts, lines) one request may hold
+
+    def check_items(self, count: int) -> None:
+        """Refuse a request holding more items than allowed, before validating any of them."""
+        if count > self.max_items:
+            raise Problem(
+                413,
+                "Too many items",
+                f"the request holds {count} items; at most {self.max_items} are accepted in "
+                "one request: split the batch",
+                kind="too-many-items",
+                limit=self.max_items,
+                count=count,
+            )
 
     def seeded_id(self, index: int) -> str | None:
         return None if self.id_seed is None else derived_id(self.id_seed, str(index))
@@ -79,6 +113,7 @@ class Published:
     events: list[IngestEvent]
     duplicates: int
     letters: list[DeadLetter] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 Translator = Callable[[Intake], Translation[Any]]
@@ -176,9 +211,13 @@ async def _process(
     request: Request, state: IngestState, fmt: Format, body: bytes, seed: str | None
 ) -> Response:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    intake = Intake(body, request.headers, media, state.clock.now(), seed)
+    intake = Intake(body, request.headers, media, state.clock.now(), seed, state.settings.max_items)
+    window = state.window()
     try:
-        translation = fmt.translate(intake)
+        if len(body) > THREAD_BODY_BYTES:
+            translation = await asyncio.to_thread(_translate, fmt, intake, window)
+        else:
+            translation = _translate(fmt, intake, window)
     except AdapterError as err:
         raise adapter_problem(err, fmt.title, fmt.invalid_status, **fmt.problem_extras) from None
     if not translation.accepted and translation.rejected:
@@ -191,10 +230,17 @@ async def _process(
     return Response(orjson.dumps(content), status_code=status, media_type="application/json")
 
 
+def _translate(fmt: Format, intake: Intake, window: EventTimeWindow | None) -> Translation[Any]:
+    with event_time_window(window):
+        return fmt.translate(intake)
+
+
 async def publish(
     state: IngestState, fmt: Format, intake: Intake, translation: Translation[Any], route: str
 ) -> Published:
-    """Produce the new events and the dead letters; SinkUnavailable becomes a 503 problem."""
+    """Produce the new events, then the dead letters of the rejected items. When the events
+    cannot be made durable the answer is a 503 and nothing counts as accepted; once they are,
+    the answer says so even if the dead letters could not follow (a note tells)."""
     batches: dict[topics.Topic, list[tuple[str, Contract]]] = defaultdict(list)
     fresh: list[tuple[str, str]] = []
     duplicates = 0
@@ -206,11 +252,6 @@ async def publish(
             continue
         batches[topic].append((key, event))
         fresh.append((name, event.id))
-    letters: list[DeadLetter] = []
-    if translation.rejected:
-        context = {"content-type": intake.media_type} if intake.media_type else {}
-        letters = http_dead_letters(translation, fmt.name, route, context, intake.received_at)
-        batches[topics.DEAD_LETTERS].extend((letter.source, letter) for letter in letters)
     try:
         await put_all(state.sink, batches)
     except SinkUnavailable as exc:
@@ -222,7 +263,22 @@ async def publish(
             headers={"Retry-After": str(state.settings.retry_after_s)},
         ) from None
     state.recent.remember(fresh)
-    return Published(list(translation.accepted), duplicates, letters)
+    published = Published(list(translation.accepted), duplicates)
+    if translation.rejected:
+        context = {"content-type": intake.media_type} if intake.media_type else {}
+        letters = http_dead_letters(translation, fmt.name, route, context, intake.received_at)
+        try:
+            await state.sink.put(
+                topics.DEAD_LETTERS, [(letter.source, letter) for letter in letters]
+            )
+            published.letters = letters
+        except SinkUnavailable as exc:
+            log.warning("%d rejected item(s) not kept as dead letters: %s", len(letters), exc)
+            published.notes.append(
+                "the rejected items could not be kept as dead letters (broker unavailable); "
+                "the accepted events are durable"
+            )
+    return published
 
 
 def default_answer(translation: Translation[Any], published: Published) -> dict[str, Any]:
@@ -232,12 +288,21 @@ def default_answer(translation: Translation[Any], published: Published) -> dict[
         "ids": [e.id for e in published.events],
     }
     if translation.rejected:
-        answer["rejected"] = [
-            {"index": index, "errors": err.fields()} for index, err in translation.rejected
-        ]
+        # Listed up to a bound: an answer must stay small whatever the request held.
+        shown = translation.rejected[:MAX_ERRORS_SHOWN]
+        answer["rejected"] = [{"index": index, "errors": err.fields()} for index, err in shown]
+        answer["rejected_count"] = len(translation.rejected)
+        if len(translation.rejected) > len(shown):
+            answer["rejected_not_shown"] = len(translation.rejected) - len(shown)
     if published.duplicates:
         answer["duplicates"] = published.duplicates
-    if translation.notes:
-        answer["notes"] = translation.notes
+    notes = [*translation.notes, *published.notes]
+    if len(translation.rejected) > MAX_ERRORS_SHOWN:
+        notes.append(
+            f"{len(translation.rejected)} items were rejected; the first {MAX_ERRORS_SHOWN} "
+            "are listed, every one is kept as a dead letter"
+        )
+    if notes:
+        answer["notes"] = notes
     answer["trace_id"] = current_trace_id()
     return answer
