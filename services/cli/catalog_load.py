@@ -32,7 +32,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from impactline.core import topics
+from impactline.core import topics, yaml_limits
 from impactline.core.catalog import Catalog, CatalogInvalid, CatalogUnreadable, load_catalog
 from impactline.core.catalog.loader import catalog_files
 from impactline.runtime.catalog_publisher import KafkaCatalogPublisher
@@ -47,7 +47,6 @@ from impactline.runtime.kafka import topic_name
 from impactline.runtime.settings import Settings, SettingsError
 
 EXIT_INVALID, EXIT_UNREADABLE, EXIT_UNAVAILABLE = 1, 2, 3
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # What can go wrong reaching the database or the broker; reported as one line, exit status 3.
 UNAVAILABLE = (
     EmbeddedServerError,
@@ -109,7 +108,7 @@ def human_size(n: int) -> str:
 def _parse(path: Path) -> Any:
     # The same rules as the catalog loader: .json as JSON (much faster for exports), else YAML.
     text = path.read_text(encoding="utf-8")
-    return json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
+    return json.loads(text) if path.suffix == ".json" else yaml_limits.load(text)
 
 
 def read_and_validate(files: list[Path], stages: Stages, errors: Console) -> Catalog:

@@ -144,3 +144,26 @@ def within_window(value: datetime) -> datetime:
     """AfterValidator of the event time of input contracts (telemetry, changes, feedback)."""
     window = _WINDOW.get()
     return value if window is None else window.check(value)
+
+
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def unstorable_text(document: Any) -> str | None:
+    """The JSON pointer of the first key or string in `document` that PostgreSQL cannot store
+    (U+0000, lone surrogates), or None. Iterative: documents may nest deeply."""
+    pending: list[tuple[str, Any]] = [("", document)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                return where or "/"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                path = f"{where}/{str(key).replace('~', '~0').replace('/', '~1')}"
+                if isinstance(key, str) and _UNSTORABLE.search(key):
+                    return path
+                pending.append((path, item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}/{n}", item) for n, item in enumerate(value))
+    return None
