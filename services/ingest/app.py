@@ -13,7 +13,6 @@ from impactline.ingest.config import IngestSettings
 from impactline.ingest.formats import PagerDutyFormat
 from impactline.ingest.idempotency import IdempotencyStore, RecentIds
 from impactline.ingest.intake import IngestState, event_window
-from impactline.ingest.ratelimit import RateLimiter
 from impactline.ingest.raw import RawInput
 from impactline.ingest.routes import router
 from impactline.ingest.sink import EventSink, KafkaSink
@@ -23,6 +22,7 @@ from impactline.runtime.http import create_http_app
 from impactline.runtime.kafka import ensure_topics, new_producer
 from impactline.runtime.keys import open_key_store
 from impactline.runtime.metrics import instrument_http
+from impactline.runtime.ratelimit import RateLimiter
 from impactline.runtime.settings import Settings
 from impactline.runtime.tasks import BackgroundTasks
 from impactline.runtime.telemetry import setup_tracing

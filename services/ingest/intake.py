@@ -35,12 +35,12 @@ from impactline.ingest.idempotency import (
     fingerprint,
     valid_key,
 )
-from impactline.ingest.ratelimit import RateLimiter
 from impactline.ingest.sink import EventSink, SinkUnavailable, put_all
 from impactline.runtime.auth import Principal
 from impactline.runtime.clock import SYSTEM, Clock
 from impactline.runtime.kafka import topic_name
 from impactline.runtime.problems import Problem, problem_response
+from impactline.runtime.ratelimit import RateLimiter
 from impactline.runtime.settings import Settings
 from impactline.runtime.telemetry import current_trace_id
 

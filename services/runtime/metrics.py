@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable
 
 import faust
 from aiokafka import TopicPartition
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import start_http_server as _start_http_server
 
+from impactline.runtime.auth import require_scope
+from impactline.runtime.http_limits import HttpLimits
 from impactline.runtime.kafka import new_admin, new_consumer
 from impactline.runtime.settings import Settings
 
@@ -111,6 +113,12 @@ def instrument_http(app: FastAPI, service: str) -> None:
         HTTP_REQUESTS.labels(service, request.method, template, str(response.status_code)).inc()
         return response
 
-    @app.get("/metrics", include_in_schema=False)
+    limits: HttpLimits | None = getattr(app.state, "http_limits", None)
+    public = limits is not None and limits.metrics_public
+    guard = [] if public else [Depends(require_scope("read"))]
+
+    # A key with the `read` scope unless IMPACTLINE_HTTP_METRICS_PUBLIC: the figures tell an
+    # outsider how busy the system is and which routes exist.
+    @app.get("/metrics", include_in_schema=False, dependencies=guard)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
