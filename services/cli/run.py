@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
-import yaml
 from rich.console import Console
 
-from impactline.core import cloudevents, topics
+from impactline.core import cloudevents, topics, yaml_limits
 from impactline.core.contracts import ImpactEvent
 from impactline.core.scenario import Scenario, ScenarioClock
 from impactline.runtime.embedded import ensure_infrastructure, stop_infrastructure
@@ -42,8 +43,9 @@ def run(
     ] = 1,
 ) -> None:
     """Start Kafka, PostgreSQL and every service, play the demo scenario, print impact events."""
-    plan = Scenario.model_validate(yaml.safe_load(scenario.read_text()))
-    with contextlib.suppress(KeyboardInterrupt):
+    plan = Scenario.model_validate(yaml_limits.load(scenario.read_text()))
+    # SIGTERM stops everything as Ctrl-C does (the main task is cancelled, `finally` runs).
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         asyncio.run(_run(plan, duration, ingest_port, keep_infra, workers))
     console.print("[bold]stopped[/bold]: every process this run started has exited")
 
@@ -52,7 +54,10 @@ async def _run(
     plan: Scenario, duration: float | None, ingest_port: int, keep: bool, workers: int = 1
 ) -> None:
     started = time.monotonic()
-    settings = Settings()
+    main = asyncio.current_task()
+    assert main is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+    settings = _admitting(plan, Settings())
     console.print(
         "[bold]impactline[/bold]: starting Kafka and PostgreSQL (first run installs them)"
     )
@@ -68,12 +73,15 @@ async def _run(
             settings, ingest_port=ingest_port, log_dir=log_dir, workers=workers
         )
         console.print(f"ready after {time.monotonic() - started:.1f}s\n")
+        system.supervisor.watch(lambda line: console.print(f"[bold red]{line}[/bold red]"))
         _print_where_to_look(system, infra.bootstrap, log_dir)
         watcher = asyncio.create_task(_print_impacts(settings))
         await asyncio.sleep(0)  # let the watcher position itself before events flow
         await _play(plan, system)
         if duration is not None:
-            await asyncio.sleep(max(0.0, duration - (time.monotonic() - started)))
+            while time.monotonic() - started < duration:
+                system.supervisor.check()
+                await asyncio.sleep(min(1.0, max(0.0, duration - (time.monotonic() - started))))
         else:
             console.print("\n[dim]Ctrl-C stops everything.[/dim]")
             while True:
@@ -87,6 +95,18 @@ async def _run(
             system.stop()
         if not keep:
             await stop_infrastructure(infra)
+
+
+def _admitting(plan: Scenario, settings: Settings) -> Settings:
+    """Settings whose event-time window admits the scenario's fixed dates, however long ago
+    they are now (the demo plays November 2026)."""
+    fixed = [step.at for step in plan.steps if step.at is not None]
+    if not fixed:
+        return settings
+    age = settings.clock().now() - min(fixed) + timedelta(days=1)
+    if age <= settings.event_time_bounds()[0]:
+        return settings
+    return settings.model_copy(update={"event_max_age": f"P{age.days + 1}D"})
 
 
 def _print_where_to_look(system: RunningSystem, bootstrap: str, log_dir: Path) -> None:

@@ -90,6 +90,8 @@ async def e2e_settings(
             IMPACTLINE_TICK_SECONDS="0.5",
             IMPACTLINE_ACCRUAL_SECONDS="2",
             IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
+            # The tests play DESIGN.md's fixed days of November 2026, whenever they run.
+            IMPACTLINE_EVENT_MAX_AGE="P36500D",
         )
 
 
