@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from impactline import __version__
 from impactline.runtime.auth import AuthGuard
@@ -46,7 +47,6 @@ def create_http_app(
     app.state.auth_guard = AuthGuard(limits.auth_failures_per_min)
     install_problem_handlers(app)
     _install_docs(app, title)
-    tracer = trace.get_tracer(tracer_name)
 
     @app.exception_handler(BodyReadTimeout)
     async def _slow_body(request: Request, exc: BodyReadTimeout) -> Response:
@@ -55,19 +55,42 @@ def create_http_app(
         response.headers["Connection"] = "close"
         return response
 
-    @app.middleware("http")
-    async def trace_requests(request: Request, call_next: Callable) -> Response:
-        # Continue the caller's trace when it sent one, so the trace starts at the real source.
-        ctx = context_from_headers(dict(request.headers))
-        name = f"{request.method} {request.url.path}"
-        with tracer.start_as_current_span(name, context=ctx, kind=SpanKind.SERVER) as span:
-            response = await call_next(request)
-            span.set_attribute("http.response.status_code", response.status_code)
-            response.headers.update(current_trace_headers())
-            return response
-
+    app.add_middleware(TraceRequests, tracer=trace.get_tracer(tracer_name))
     app.add_middleware(EdgeChecks, body_timeout_s=limits.body_timeout_s)
     return app
+
+
+class TraceRequests:
+    """One server span per request, continuing the caller's trace when it sent one (so the
+    trace starts at the real source); the answer carries the trace context back.
+
+    Plain ASGI rather than `@app.middleware`: that wrapper turns an error raised while a route
+    reads the body into an exception group that no handler matches (a 500)."""
+
+    def __init__(self, app: ASGIApp, tracer: trace.Tracer) -> None:
+        self.app = app
+        self.tracer = tracer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        name = f"{scope['method']} {scope['path']}"
+        ctx = context_from_headers(headers)
+        with self.tracer.start_as_current_span(name, context=ctx, kind=SpanKind.SERVER) as span:
+
+            async def traced_send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    span.set_attribute("http.response.status_code", message["status"])
+                    extra = [
+                        (k.encode("latin-1"), v.encode("latin-1"))
+                        for k, v in current_trace_headers().items()
+                    ]
+                    message = {**message, "headers": [*message.get("headers", []), *extra]}
+                await send(message)
+
+            await self.app(scope, receive, traced_send)
 
 
 def _install_docs(app: FastAPI, title: str) -> None:
