@@ -3,11 +3,11 @@ land, and the rows of the "hostile input" table (input -> answer -> what kept wo
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -162,8 +162,9 @@ async def timed(call: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def pid_alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to read its status counts as ended)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
