@@ -26,7 +26,8 @@ FUZZ_ENVIRONMENT = {
     "IMPACTLINE_HTTP_BURST": "100000",
     "IMPACTLINE_HTTP_AUTH_FAILURES_PER_MIN": "100000",
 }
-EXAMPLES = {"full": 40, "quick": 5}
+EXAMPLES = {"full": 25, "quick": 5}
+SECONDS = {"full": 420, "quick": 90}  # time budget of each document's run
 pytestmark = [pytest.mark.faults_full, pytest.mark.timeout(3600)]
 
 
@@ -66,7 +67,9 @@ async def requests_by_status(base_url: str, key: str) -> dict[str, float]:
     return counts
 
 
-async def fuzz(base_url: str, key: str, examples: int, report: Path) -> tuple[int, str]:
+async def fuzz(
+    base_url: str, key: str, examples: int, seconds: int, report: Path
+) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "st"),
         "run",
@@ -76,11 +79,14 @@ async def fuzz(base_url: str, key: str, examples: int, report: Path) -> tuple[in
         "--max-examples",
         str(examples),
         "--max-time",
-        "900",
+        str(seconds),
+        # Boundary and negative values of every parameter, then random ones.
+        "--phases",
+        "examples,coverage,fuzzing",
         "--seed",
         "20",
         "--workers",
-        "2",
+        "1",
         "--request-timeout",
         "30",
         "--exclude-path",
@@ -107,7 +113,9 @@ async def test_fuzzing_both_openapi_documents_gets_no_server_error(
     seen: dict[str, tuple[int, int]] = {}
     for name, url in (("ingest", system.ingest_url), ("api", system.api_url)):
         before = await requests_by_status(url, system.api_key)
-        code, output = await fuzz(url, system.api_key, EXAMPLES[scale.name], tmp_path / name)
+        code, output = await fuzz(
+            url, system.api_key, EXAMPLES[scale.name], SECONDS[scale.name], tmp_path / name
+        )
         after = await requests_by_status(url, system.api_key)
         delta = {s: after.get(s, 0) - before.get(s, 0) for s in after}
         total = int(sum(delta.values())) - 1  # the scrape itself
