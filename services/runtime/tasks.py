@@ -118,6 +118,7 @@ class BackgroundTasks:
         status = self.status[name]
         delay = self.first_delay_s
         while True:
+            began = time.monotonic()
             task = asyncio.create_task(body(), name=name)
             self._current[name] = task
             status.state = "running"
@@ -142,6 +143,8 @@ class BackgroundTasks:
             status.failures += 1
             status.last_error = error[:500]
             now = time.monotonic()
+            if now - began > self.max_delay_s:
+                delay = self.first_delay_s  # it ran well for a while: start the pauses afresh
             status._recent.append(now)
             while status._recent and status._recent[0] < now - self.window_s:
                 status._recent.popleft()
