@@ -75,12 +75,17 @@ def adapter_problem(
     return Problem(status, title, _summary(fields), kind="validation", errors=fields, **extensions)
 
 
-def rejection_problem(fields: list[dict[str, Any]], title: str) -> Problem:
-    """Every item of a batch was rejected: one problem listing them by index (the first
-    MAX_ERRORS_SHOWN; `error_count` says how many there are)."""
-    extra: dict[str, Any] = {"error_count": len(fields)}
-    if len(fields) > MAX_ERRORS_SHOWN:
-        extra["errors_not_shown"] = len(fields) - MAX_ERRORS_SHOWN
+def rejection_problem(
+    fields: list[dict[str, Any]], title: str, rejected: int | None = None
+) -> Problem:
+    """Every item of a batch was rejected: one problem listing the errors by index (at most
+    MAX_ERRORS_SHOWN of them); `rejected_count` says how many items were rejected."""
+    extra: dict[str, Any] = {"rejected_count": rejected if rejected is not None else len(fields)}
+    if len(fields) > MAX_ERRORS_SHOWN or (rejected or 0) > MAX_ERRORS_SHOWN:
+        extra["notes"] = [
+            f"{extra['rejected_count']} items were rejected; the errors of the first "
+            f"{MAX_ERRORS_SHOWN} are listed"
+        ]
     return Problem(
         422,
         title,

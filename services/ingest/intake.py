@@ -221,7 +221,10 @@ async def _process(
     except AdapterError as err:
         raise adapter_problem(err, fmt.title, fmt.invalid_status, **fmt.problem_extras) from None
     if not translation.accepted and translation.rejected:
-        raise rejection_problem(translation.rejection_fields(), fmt.title)
+        # The errors of the first items only: describing 10,000 would cost seconds.
+        shown = translation.rejected[:MAX_ERRORS_SHOWN]
+        fields = [{"index": i, **f} for i, err in shown for f in err.fields()]
+        raise rejection_problem(fields, fmt.title, rejected=len(translation.rejected))
     published = await publish(state, fmt, intake, translation, request.url.path)
     if fmt.answer is not None:
         status, content = fmt.answer(translation, published)

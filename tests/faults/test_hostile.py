@@ -353,9 +353,10 @@ async def test_slow_clients_revoked_streams_and_key_guessing_are_cut_off(
         "slow clients, revoked keys, guessing",
         "50 connections sending headers one byte a second; a body that stops; a live stream "
         "whose key is revoked; 60 unknown keys; 150 reads at once; `/metrics` without a key",
-        f"connections closed after the header timeout ({slow['headers_s']:.1f} s); 408 after "
-        f"the body timeout; the stream ended with `revoked` {revoked_s:.1f} s after the "
-        f"revocation; {limited['guesses_refused']} guesses refused with 429 without a lookup; "
+        f"connections closed after the header timeout ({slow['headers_s']:.1f} s with it set "
+        "to 2 s; 10 s by default); 408 after the body timeout; the stream ended with `revoked` "
+        f"{revoked_s:.1f} s after the revocation (key cache 5 s); "
+        f"{limited['guesses_refused']} guesses refused with 429 without a lookup; "
         f"{limited['reads_limited']} reads 429 with Retry-After; 401",
         "requests with a valid key from the same address throughout",
     ).record(measurements)

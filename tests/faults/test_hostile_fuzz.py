@@ -99,6 +99,7 @@ async def fuzz(
         str(report),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        cwd=report.parent,  # its cache of crashes goes there, not into the repository
     )
     out, _ = await process.communicate()
     return process.returncode or 0, out.decode(errors="replace")

@@ -80,6 +80,7 @@ def test_sigterm_to_impactline_run_stops_every_process_it_started(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+    processes: set[int] = set()
     try:
         deadline = time.monotonic() + 600
         while b"ready after" not in log.read_bytes():
@@ -94,7 +95,7 @@ def test_sigterm_to_impactline_run_stops_every_process_it_started(
             if pid_alive(p)
         }
         assert any("kafka" in n for n in names) and any("postgres" in n for n in names), names
-        assert sum("serve" in n for n in names) == 4, names
+        assert sum("impactline.cli.main serve" in n for n in names) == 4, names
         run.send_signal(signal.SIGTERM)
         stopped_at = time.monotonic()
         run.wait(timeout=180)
@@ -105,8 +106,15 @@ def test_sigterm_to_impactline_run_stops_every_process_it_started(
         seconds = time.monotonic() - stopped_at
         assert b"every process this run started has exited" in log.read_bytes()
     finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
+        if run.poll() is None:  # the test failed before: stop it the way it is meant to stop
+            run.send_signal(signal.SIGTERM)
+            try:
+                run.wait(timeout=180)
+            except subprocess.TimeoutExpired:
+                os.killpg(run.pid, signal.SIGKILL)
+        for pid in processes:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
         pg = EmbeddedPostgres(Settings(IMPACTLINE_STATE_DIR=str(state)))
         pg.stop()
         if pg.data_dir.parent.name.startswith("impactline-pg-"):
