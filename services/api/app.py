@@ -26,10 +26,13 @@ from impactline.runtime.catalog_store import CatalogStore
 from impactline.runtime.clock import Clock
 from impactline.runtime.db import create_pool
 from impactline.runtime.http import create_http_app
+from impactline.runtime.http_limits import HttpLimits
 from impactline.runtime.kafka import new_producer
 from impactline.runtime.keys import open_key_store
 from impactline.runtime.metrics import instrument_http
+from impactline.runtime.ratelimit import RateLimiter
 from impactline.runtime.settings import Settings
+from impactline.runtime.tasks import BackgroundTasks
 from impactline.runtime.telemetry import setup_tracing
 
 
@@ -79,8 +82,13 @@ def create_app(
             await app.state.catalog.get()
             app.state.settings = settings
             app.state.clock = wall
+            tasks = BackgroundTasks("api")
+            app.state.tasks = tasks
             if read_models:
                 await _start_read_models(app, settings, stack)
+            tasks.start("catalog-cache", app.state.catalog.watch)
+            # Registered last, so it runs first: the tasks end before what they use closes.
+            stack.push_async_callback(tasks.stop)
             yield
 
     app = create_http_app(
@@ -91,6 +99,9 @@ def create_app(
         lifespan,
         "impactline.api",
     )
+    limits: HttpLimits = app.state.http_limits
+    # Reads are cheap but not free: each key is held to a request rate (429 past it).
+    app.state.rate_limiter = RateLimiter(limits.rate_per_s, limits.burst)
     instrument_http(app, "api")
     app.include_router(health_router)
     app.include_router(services_router)

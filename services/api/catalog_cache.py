@@ -87,6 +87,13 @@ class CatalogCache:
             return self._snapshot
         return await self._reload()
 
+    async def watch(self) -> None:
+        """Keep the held catalog current without waiting for a request (the live stream reads
+        it for every event); runs as a watched task of the API."""
+        while True:
+            await self.get()
+            await asyncio.sleep(max(self._interval, 0.5))
+
     def adopt(self, snapshot: Snapshot) -> None:
         """Hold `snapshot` unless something newer is held already (a slower reload loses)."""
         if self._snapshot is None or snapshot.version > self._snapshot.version:

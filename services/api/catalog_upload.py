@@ -11,14 +11,15 @@ from fastapi import Request
 from pydantic import ValidationError
 
 from impactline.api.responses import CatalogUpload
+from impactline.core import yaml_limits
 from impactline.core.catalog import Catalog, CatalogInvalid
+from impactline.core.values import unstorable_text
 from impactline.runtime.problems import Problem, validation_problem
 
 MAX_CATALOG_BYTES = 128 * 1024 * 1024
 MAX_ERRORS_SHOWN = 1000
 JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 async def read_body(request: Request, limit: int = MAX_CATALOG_BYTES) -> bytes:
@@ -83,11 +84,19 @@ def _json_documents(body: bytes) -> dict[str, Any]:
 
 def _yaml_documents(body: bytes, names: list[str]) -> dict[str, Any]:
     try:
-        parsed = [doc for doc in yaml.load_all(body, Loader=_Loader) if doc is not None]
+        parsed = [doc for doc in yaml_limits.load_all(body) if doc is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml_limits.YamlLimitExceeded):
+            raise Problem(
+                422,
+                "YAML beyond limits",
+                f"the YAML body is refused{where}: {problem} (at most {yaml_limits.MAX_DEPTH} "
+                f"levels of nesting, aliases adding at most {yaml_limits.MAX_ALIAS_NODES} nodes)",
+                kind="yaml-limits",
+            ) from None
         raise Problem(
             400,
             "Malformed YAML",
@@ -119,9 +128,25 @@ async def validated_catalog(documents: dict[str, Any]) -> Catalog:
     """The catalog, or a 422 problem listing every error with its document and path."""
     try:
         # Seconds for a large catalog: off the event loop so other requests are answered.
-        return await asyncio.to_thread(Catalog.from_documents, documents.items())
+        return await asyncio.to_thread(_validate, documents)
     except CatalogInvalid as exc:
         raise invalid_catalog_problem(exc) from None
+
+
+def _validate(documents: dict[str, Any]) -> Catalog:
+    for name, document in documents.items():
+        where = unstorable_text(document)
+        if where is not None:
+            raise Problem(
+                422,
+                "Invalid catalog",
+                f"document {name!r} at {where}: holds U+0000 or a lone surrogate, which text "
+                "cannot hold; nothing was stored",
+                kind="invalid-catalog",
+                errors=[{"document": name, "path": where, "message": "unstorable character"}],
+                error_count=1,
+            )
+    return Catalog.from_documents(documents.items())
 
 
 def invalid_catalog_problem(exc: CatalogInvalid) -> Problem:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from impactline.core.catalog import CIType, Lifecycle, Persona, VipUser
 from impactline.core.catalog.model import (
@@ -18,6 +18,14 @@ from impactline.core.catalog.model import (
     Support,
     Targets,
 )
+from impactline.core.values import ID_PATTERN, iso_query_time, printable_id
+
+# A time in a query parameter: ISO 8601 date and time (an offset, or UTC); no epoch numbers.
+QueryTime = Annotated[
+    datetime,
+    BeforeValidator(iso_query_time),
+    Field(json_schema_extra={"format": "date-time"}),
+]
 
 
 class _Body(BaseModel):
@@ -112,10 +120,38 @@ class CatalogVersionOut(_Body):
     created_by: str
 
 
+class CatalogChangesOut(_Body):
+    """What a version changes against the one before it (ids: at most 100 of each kind)."""
+
+    services_before: int
+    services_after: int
+    removed_services: int
+    added_services: int
+    removed_cis: int
+    added_cis: int
+    removed_service_ids: list[str]
+    added_service_ids: list[str]
+    removed_ci_ids: list[str]
+    added_ci_ids: list[str]
+
+
 class CatalogReplaced(CatalogVersionOut):
     changed: bool = Field(
         description="False when the content equalled the current catalog: nothing was stored."
     )
+    changes: CatalogChangesOut | None = Field(
+        default=None, description="What this version removed and added against the previous."
+    )
+
+
+class CatalogPreview(_Body):
+    """A dry run: what the upload would change; nothing was stored or published."""
+
+    dry_run: bool = True
+    current_version: int | None
+    services: int
+    cis: int
+    changes: CatalogChangesOut
 
 
 class CatalogOut(CatalogVersionOut):
@@ -128,12 +164,19 @@ class VersionList(_Body):
     items: list[CatalogVersionOut]
 
 
+DocumentName = Annotated[
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": ID_PATTERN}),
+    AfterValidator(printable_id),
+]
+
+
 class CatalogUpload(BaseModel):
     """The whole catalog: every document, each the parsed content of one catalog file."""
 
     model_config = ConfigDict(extra="forbid")
 
-    documents: dict[str, Any] = Field(
+    documents: dict[DocumentName, Any] = Field(
         min_length=1,
         description='Document name (e.g. "finance.yaml") -> its content as a JSON object.',
     )
@@ -146,6 +189,11 @@ class Health(_Body):
 class Readiness(_Body):
     status: str
     catalog_version: int | None = Field(description="Null until a catalog is stored.")
+    tasks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Background task -> `state` (running, restarting, failed), `failures` "
+        "since start and the `last_error`.",
+    )
 
 
 class ProblemDocument(BaseModel):

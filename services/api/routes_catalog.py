@@ -18,7 +18,9 @@ from impactline.api.catalog_upload import (
 )
 from impactline.api.responses import (
     READ_ERRORS,
+    CatalogChangesOut,
     CatalogOut,
+    CatalogPreview,
     CatalogReplaced,
     CatalogUpload,
     CatalogVersionOut,
@@ -27,6 +29,7 @@ from impactline.api.responses import (
 )
 from impactline.api.routes_services import no_catalog
 from impactline.core.catalog import Catalog
+from impactline.core.catalog.changes import CatalogChanges, changes_between
 from impactline.runtime.auth import Principal, require_scope
 from impactline.runtime.catalog_publisher import CatalogPublisher
 from impactline.runtime.catalog_store import CatalogStore, StoredVersion, stored_documents
@@ -103,7 +106,10 @@ async def get_catalog(
         "Validates the documents as one catalog and makes them the current catalog in one "
         "transaction, then publishes the new version on the catalog topic for the workers. "
         "Content equal to the current catalog stores nothing and answers the current version "
-        "(`changed: false`), so a retried request is safe."
+        "(`changed: false`), so a retried request is safe. The answer lists what the new "
+        "version removed and added (`changes`); `POST /v1/catalog/preview` tells that "
+        "beforehand, storing nothing. A catalog that would remove every business service is "
+        "refused (409) unless `force=true`."
     ),
     openapi_extra={"requestBody": _UPLOAD_BODY},
     responses={
@@ -111,6 +117,7 @@ async def get_catalog(
         401: problem("No or invalid API key"),
         403: problem("The key lacks the `admin` scope"),
         413: problem("Body too large"),
+        409: problem("The catalog would remove every business service; `force=true` to proceed"),
         415: problem("Neither JSON nor YAML"),
         422: problem("Invalid catalog: `errors` lists each document, path and message"),
         503: problem("Stored but not published; send the same request again"),
@@ -123,22 +130,94 @@ async def put_catalog(
         list[str] | None,
         Query(description="YAML uploads: the name of each document, in order."),
     ] = None,
+    force: Annotated[
+        bool, Query(description="Store even a catalog that removes every business service.")
+    ] = False,
 ) -> CatalogReplaced:
-    body = await read_body(request)
-    documents = documents_from(body, media_type(request), document or [])
-    catalog = await validated_catalog(documents)
+    catalog, current, changes = await _upload(request, document)
     store: CatalogStore = request.app.state.store
+    cache: CatalogCache = request.app.state.catalog
+    if changes.removes_every_service and not force:
+        raise Problem(
+            409,
+            "Catalog would remove every service",
+            f"the upload holds no business service and would remove all "
+            f"{changes.services_before} of version {current.version if current else '?'} "
+            f"(and {len(changes.removed_cis)} CIs); nothing was stored. Check the upload, or "
+            "send it again with force=true if that is meant",
+            kind="catalog-emptied",
+            changes=changes.as_dict(),
+        )
     before = await store.head_version()
     stored_docs = await asyncio.to_thread(stored_documents, catalog)
     version = await store.replace(catalog, f"api:{principal.key_id}", documents=stored_docs)
     info = await store.info(version)
     assert info is not None, "a version just stored must be readable"
-    cache: CatalogCache = request.app.state.catalog
     held = cache.snapshot
     if held is None or held.version < version:
         cache.adopt(await asyncio.to_thread(Snapshot.build, info, catalog))
     await _publish(request.app.state.publisher, version, catalog, stored_docs)
-    return CatalogReplaced(**_version_out(info).model_dump(), changed=version != before)
+    if version != before:
+        log.info(
+            "catalog version %d by %s: %d services removed, %d added, %d CIs removed, %d added",
+            version,
+            principal.key_id,
+            len(changes.removed_services),
+            len(changes.added_services),
+            len(changes.removed_cis),
+            len(changes.added_cis),
+        )
+    return CatalogReplaced(
+        **_version_out(info).model_dump(),
+        changed=version != before,
+        changes=CatalogChangesOut(**changes.as_dict()) if version != before else None,
+    )
+
+
+async def _upload(
+    request: Request, names: list[str] | None
+) -> tuple[Catalog, Snapshot | None, CatalogChanges]:
+    """The uploaded catalog, validated, with the current one and what would change."""
+    body = await read_body(request)
+    documents = documents_from(body, media_type(request), names or [])
+    catalog = await validated_catalog(documents)
+    cache: CatalogCache = request.app.state.catalog
+    current = await cache.get()
+    return catalog, current, changes_between(current.catalog if current else None, catalog)
+
+
+@router.post(
+    "/v1/catalog/preview",
+    summary="What a catalog upload would change, storing nothing",
+    description=(
+        "Takes the same body as `PUT /v1/catalog`, validates it and answers what the new "
+        "version would remove and add against the current one. Nothing is stored or published."
+    ),
+    openapi_extra={"requestBody": _UPLOAD_BODY},
+    responses={
+        400: problem("The body is not valid JSON or YAML"),
+        401: problem("No or invalid API key"),
+        403: problem("The key lacks the `admin` scope"),
+        413: problem("Body too large"),
+        415: problem("Neither JSON nor YAML"),
+        422: problem("Invalid catalog: `errors` lists each document, path and message"),
+    },
+)
+async def preview_catalog(
+    request: Request,
+    _: Annotated[Principal, Depends(require_scope("admin"))],
+    document: Annotated[
+        list[str] | None,
+        Query(description="YAML uploads: the name of each document, in order."),
+    ] = None,
+) -> CatalogPreview:
+    catalog, current, changes = await _upload(request, document)
+    return CatalogPreview(
+        current_version=current.version if current else None,
+        services=len(catalog.services),
+        cis=len(catalog.cis),
+        changes=CatalogChangesOut(**changes.as_dict()),
+    )
 
 
 async def _publish(

@@ -23,8 +23,9 @@ import re
 import secrets
 import signal
 import threading
+import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -36,9 +37,18 @@ from impactline.api.catalog_cache import CatalogCache
 from impactline.api.responses import READ_ERRORS
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract, ImpactEvent, IncidentEvent, ServiceHealthEvent
-from impactline.runtime.auth import Principal, authorize, presented_key
+from impactline.runtime.auth import (
+    KeyStore,
+    Principal,
+    authorize,
+    authorize_request,
+    presented_key,
+)
+from impactline.runtime.http_limits import HttpLimits
 from impactline.runtime.kafka import new_consumer, partition_ids, topic_name
+from impactline.runtime.problems import Problem
 from impactline.runtime.settings import Settings
+from impactline.runtime.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +159,9 @@ class StreamFeeder:
         self.closing = asyncio.Event()
         self.by_name = {topic_name(t, settings.topic_prefix): t for t in SOURCES}
         self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
         self._restore: list[tuple[int, Any]] = []
 
-    async def start(self) -> None:
+    async def start(self, tasks: BackgroundTasks) -> None:
         bootstrap = self.settings.require_kafka()
         consumer = new_consumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         await consumer.start()
@@ -170,15 +179,12 @@ class StreamFeeder:
         for tp in parts:
             consumer.seek(tp, max(starts[tp], ends[tp] - backfill))
         self._close_streams_on_exit()
-        self._task = asyncio.create_task(self._run(), name="stream-feeder")
+        tasks.start("stream-feeder", self.run)
 
     async def stop(self) -> None:
         self.closing.set()
         for sig, previous in self._restore:
             signal.signal(sig, previous)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
         if self._consumer is not None:
             await self._consumer.stop()
 
@@ -189,7 +195,9 @@ class StreamFeeder:
         service = snapshot.catalog.services.get(service_id)
         return service.domain if service is not None else None
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Feed the ring until cancelled. A run after a failure goes on from the consumer's
+        position: the stream delivers at least once, so nothing here needs to be read again."""
         assert self._consumer is not None
         while True:
             batches = await self._consumer.getmany(timeout_ms=1000)
@@ -235,15 +243,25 @@ async def sse(
     domain: str | None,
     service: str | None,
     keepalive_s: float = KEEPALIVE_S,
+    still_allowed: Callable[[], Awaitable[bool]] | None = None,
+    recheck_s: float = 5.0,
 ) -> AsyncIterator[str]:
-    """The text of one stream: a `ready` event naming the position, then matching events."""
+    """The text of one stream: a `ready` event naming the position, then matching events.
+    With `still_allowed`, the key is checked again every `recheck_s`: once revoked the stream
+    sends `revoked` and ends."""
     seq, reset = ring.resume_after(last_event_id)
     yield f"retry: {RETRY_MS}\n\n"
     if reset:
         yield frame("reset", json.dumps({"reason": "unknown or expired Last-Event-ID"}))
     ready = {"boot": ring.boot, "resumed": bool(last_event_id) and not reset}
     yield frame("ready", json.dumps(ready), ring.event_id(seq))
+    checked = time.monotonic()
     while not closing.is_set():
+        if still_allowed is not None and time.monotonic() - checked >= recheck_s:
+            if not await still_allowed():
+                yield frame("revoked", json.dumps({"reason": "the API key is no longer valid"}))
+                return
+            checked = time.monotonic()
         items, gap = ring.after(seq)
         if gap:
             yield frame("reset", json.dumps({"reason": "events were missed"}))
@@ -253,7 +271,8 @@ async def sse(
                 yield frame(item.kind, item.data, ring.event_id(item.seq))
         if items:
             continue
-        waiter = asyncio.ensure_future(ring.wait_beyond(seq, keepalive_s))
+        wait_s = min(keepalive_s, recheck_s) if still_allowed is not None else keepalive_s
+        waiter = asyncio.ensure_future(ring.wait_beyond(seq, wait_s))
         stop = asyncio.ensure_future(closing.wait())
         done, _ = await asyncio.wait({waiter, stop}, return_when=asyncio.FIRST_COMPLETED)
         for pending in (waiter, stop):
@@ -295,7 +314,10 @@ async def stream_reader(
         ),
     ] = None,
 ) -> Principal:
-    return await authorize(request.app.state.key_store, presented_key(request) or key, "read")
+    presented = presented_key(request) or key
+    principal = await authorize_request(request, presented, "read")
+    request.state.stream_key = presented
+    return principal
 
 
 router = APIRouter(tags=["live stream"])
@@ -327,12 +349,15 @@ async def stream(
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     feeder: StreamFeeder = request.app.state.stream
+    limits: HttpLimits = request.app.state.http_limits
     body = sse(
         feeder.ring,
         feeder.closing,
         last_event_id=last_event_id_header or last_event_id,
         domain=domain,
         service=service,
+        still_allowed=_key_checker(request.app.state.key_store, request.state.stream_key),
+        recheck_s=limits.stream_recheck_s,
     )
     return StreamingResponse(
         body,
@@ -341,9 +366,22 @@ async def stream(
     )
 
 
+def _key_checker(store: KeyStore, key: str | None) -> Callable[[], Awaitable[bool]]:
+    async def still_allowed() -> bool:
+        try:
+            await authorize(store, key, "read")
+        except Problem as problem:
+            # Only a key known to be bad ends the stream; a key store that cannot answer now
+            # (database away) does not.
+            return problem.status not in (401, 403)
+        return True
+
+    return still_allowed
+
+
 async def start_stream(app: FastAPI, settings: Settings) -> StreamFeeder:
     redact_access_log()
     feeder = StreamFeeder(settings, EventRing(), getattr(app.state, "catalog", None))
-    await feeder.start()
+    await feeder.start(app.state.tasks)
     app.state.stream = feeder
     return feeder

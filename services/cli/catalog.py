@@ -92,10 +92,13 @@ def load(
     created_by: str | None = typer.Option(
         None, "--created-by", help="Recorded with the version (default: cli:<login name>)."
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Store even a catalog that removes every business service."
+    ),
 ) -> None:
     from impactline.cli.catalog_load import load_command
 
-    load_command(files, created_by)
+    load_command(files, created_by, force)
 
 
 @app.command()

@@ -32,7 +32,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from impactline.core import topics
+from impactline.core import topics, yaml_limits
 from impactline.core.catalog import Catalog, CatalogInvalid, CatalogUnreadable, load_catalog
 from impactline.core.catalog.loader import catalog_files
 from impactline.runtime.catalog_publisher import KafkaCatalogPublisher
@@ -47,7 +47,6 @@ from impactline.runtime.kafka import topic_name
 from impactline.runtime.settings import Settings, SettingsError
 
 EXIT_INVALID, EXIT_UNREADABLE, EXIT_UNAVAILABLE = 1, 2, 3
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # What can go wrong reaching the database or the broker; reported as one line, exit status 3.
 UNAVAILABLE = (
     EmbeddedServerError,
@@ -109,7 +108,7 @@ def human_size(n: int) -> str:
 def _parse(path: Path) -> Any:
     # The same rules as the catalog loader: .json as JSON (much faster for exports), else YAML.
     text = path.read_text(encoding="utf-8")
-    return json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
+    return json.loads(text) if path.suffix == ".json" else yaml_limits.load(text)
 
 
 def read_and_validate(files: list[Path], stages: Stages, errors: Console) -> Catalog:
@@ -160,11 +159,22 @@ def report_errors(files: list[Path], first: BaseException, errors: Console) -> N
     raise typer.Exit(EXIT_INVALID)
 
 
+class WouldRemoveEverything(Exception):
+    """The catalog holds no business service while the current one has some."""
+
+
 async def store_and_publish(
-    settings: Settings, catalog: Catalog, created_by: str, stages: Stages
+    settings: Settings, catalog: Catalog, created_by: str, stages: Stages, force: bool = False
 ) -> int:
     store = await CatalogStore.open(settings.require_database())
     try:
+        head = await store.head()
+        if head is not None and head.services > 0 and not catalog.services and not force:
+            raise WouldRemoveEverything(
+                f"the catalog holds no business service and would remove all {head.services} "
+                f"of version {head.version} (and its {head.cis} CIs); nothing was stored. Check "
+                "the files, or give --force if that is meant"
+            )
         with stages.stage("storing") as stage:
             documents = await asyncio.to_thread(stored_documents, catalog)
             before = await store.head_version()
@@ -203,7 +213,7 @@ async def with_infrastructure(
     return configured, infra
 
 
-def load_command(files: list[Path], created_by: str | None) -> None:
+def load_command(files: list[Path], created_by: str | None, force: bool = False) -> None:
     out = Console(highlight=False, soft_wrap=True)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     stages = Stages(errors)
@@ -213,7 +223,7 @@ def load_command(files: list[Path], created_by: str | None) -> None:
     async def run() -> int:
         settings, infra = await with_infrastructure(Settings(), stages)
         try:
-            return await store_and_publish(settings, catalog, who, stages)
+            return await store_and_publish(settings, catalog, who, stages, force)
         finally:
             if infra.started:
                 # Leave the machine as it was; `impactline dev up` keeps the servers running.
@@ -221,6 +231,9 @@ def load_command(files: list[Path], created_by: str | None) -> None:
 
     try:
         version = asyncio.run(run())
+    except WouldRemoveEverything as exc:
+        errors.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
     except UNAVAILABLE as exc:
         errors.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
         raise typer.Exit(EXIT_UNAVAILABLE) from None

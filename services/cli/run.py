@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
-from impactline.core import cloudevents, topics
+from impactline.core import cloudevents, topics, yaml_limits
 from impactline.core.calendar import load_calendars
 from impactline.core.contracts import ImpactEvent
 from impactline.core.scenario import Scenario, ScenarioClock, ScenarioError
@@ -46,8 +47,8 @@ def run(
 ) -> None:
     """Start Kafka, PostgreSQL and every service, play the demo scenario, print impact events."""
     try:
-        plan = Scenario.model_validate(yaml.safe_load(scenario.read_text()))
-    except (ValidationError, yaml.YAMLError) as exc:
+        plan = Scenario.model_validate(yaml_limits.load(scenario.read_text()))
+    except (ValidationError, yaml_limits.YamlLimitExceeded, yaml.YAMLError) as exc:
         console.print(f"[red]error:[/red] {scenario}: {exc}")
         raise typer.Exit(2) from None
     settings = Settings()
@@ -58,12 +59,14 @@ def run(
         console.print(f"[red]error:[/red] {scenario}: {exc}")
         raise typer.Exit(2) from None
     if plan.clock is not None:
-        # Every process runs as if it were a minute before the story's live moment.
+        # Every process runs as if it were a minute before the story's live moment, so the
+        # story's events are recent history and live moment to everything that reads a clock.
         ahead = anchors[plan.clock] - timedelta(minutes=1) - settings.clock().now()
         settings = settings.model_copy(
             update={"clock_offset_seconds": settings.clock_offset_seconds + ahead.total_seconds()}
         )
-    with contextlib.suppress(KeyboardInterrupt):
+    # SIGTERM stops everything as Ctrl-C does (the main task is cancelled, `finally` runs).
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         asyncio.run(_run(plan, anchors, settings, duration, ingest_port, keep_infra, workers))
     console.print("[bold]stopped[/bold]: every process this run started has exited")
 
@@ -78,6 +81,9 @@ async def _run(
     workers: int = 1,
 ) -> None:
     started = time.monotonic()
+    main = asyncio.current_task()
+    assert main is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
     console.print(
         "[bold]impactline[/bold]: starting Kafka and PostgreSQL (first run installs them)"
     )
@@ -93,12 +99,15 @@ async def _run(
             settings, ingest_port=ingest_port, log_dir=log_dir, workers=workers
         )
         console.print(f"ready after {time.monotonic() - started:.1f}s\n")
+        system.supervisor.watch(lambda line: console.print(f"[bold red]{line}[/bold red]"))
         _print_where_to_look(system, infra.bootstrap, log_dir)
         watcher = asyncio.create_task(_print_impacts(settings))
         await asyncio.sleep(0)  # let the watcher position itself before events flow
         await _play(plan, anchors, system)
         if duration is not None:
-            await asyncio.sleep(max(0.0, duration - (time.monotonic() - started)))
+            while time.monotonic() - started < duration:
+                system.supervisor.check()
+                await asyncio.sleep(min(1.0, max(0.0, duration - (time.monotonic() - started))))
         else:
             console.print("\n[dim]Ctrl-C stops everything.[/dim]")
             while True:

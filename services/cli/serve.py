@@ -26,10 +26,20 @@ def _http(module: str, host: str, port: int, log_level: str) -> None:
     """Serve `impactline.<module>.app.create_app` with uvicorn."""
     import uvicorn
 
+    from impactline.runtime.http_limits import HttpLimits, header_timeout_protocol
+
     _logging(log_level)
     create_app = import_module(f"impactline.{module}.app").create_app
+    limits = HttpLimits()
     # No access log: a line per request is a cost on the hot path; /metrics and traces cover it.
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(
+        create_app(Settings()),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        http=header_timeout_protocol(limits.header_timeout_s),
+    )
 
 
 def _stream(module: str, log_level: str, worker_id: str | None) -> None:

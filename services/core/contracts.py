@@ -12,9 +12,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from impactline.core.states import State
+from impactline.core.values import (
+    ID_PATTERN,
+    TEXT_PATTERN,
+    clean_labels,
+    clean_text,
+    printable_id,
+    rfc3339,
+    within_window,
+)
 
 # Event ids derived from other events use this namespace, so that replaying an input yields the
 # same derived id and idempotent sinks see a duplicate instead of a new event.
@@ -36,11 +45,35 @@ def _require_timezone(value: datetime) -> datetime:
     return value
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_require_timezone)]
+AwareDatetime = Annotated[
+    datetime,
+    BeforeValidator(rfc3339),
+    AfterValidator(_require_timezone),
+    Field(json_schema_extra={"format": "date-time"}),
+]
+# The time an input event happened: also within the window ingest accepts (see core.values).
+EventTime = Annotated[AwareDatetime, AfterValidator(within_window)]
 Identifier = Annotated[
     str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 ]
-EventId = Annotated[str, Field(min_length=1, max_length=200)]
+# Ids of events and incidents, names of domains: anything printable, never a control character.
+# The patterns are documentation; the validators give the error a client can act on.
+EventId = Annotated[
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": ID_PATTERN}),
+    AfterValidator(printable_id),
+]
+Reference = Annotated[
+    str,
+    Field(max_length=200, json_schema_extra={"pattern": ID_PATTERN}),
+    AfterValidator(printable_id),
+]
+Text = Annotated[
+    str, Field(json_schema_extra={"pattern": TEXT_PATTERN}), AfterValidator(clean_text)
+]
+Labels = Annotated[dict[str, str], AfterValidator(clean_labels)]
+Count = Annotated[int, Field(strict=True)]
+Number = Annotated[float, Field(strict=True)]
 
 
 class Contract(BaseModel):
@@ -86,12 +119,12 @@ class TelemetryEvent(Contract):
     )
     ci_id: Identifier = Field(description="The configuration item observed, e.g. `db-gl-01`.")
     state: State = Field(description="The CI state this observation indicates.")
-    time: AwareDatetime = Field(description="When it was observed.")
-    source: str = Field(default="api", max_length=200, description="Who reported it.")
-    summary: str = Field(default="", max_length=2000, description="Human-readable description.")
-    metric: str | None = Field(default=None, max_length=200, description="Metric name, if any.")
-    value: float | None = Field(default=None, description="Metric value, if any.")
-    attributes: dict[str, str] = Field(default_factory=dict, description="Free-form labels.")
+    time: EventTime = Field(description="When it was observed.")
+    source: Reference = Field(default="api", description="Who reported it.")
+    summary: Text = Field(default="", max_length=2000, description="Human-readable description.")
+    metric: Reference | None = Field(default=None, description="Metric name, if any.")
+    value: Number | None = Field(default=None, description="Metric value, if any.")
+    attributes: Labels = Field(default_factory=dict, description="Free-form labels.")
     binding: Binding | None = Field(
         default=None, description="How ingest bound the event to `ci_id`; set by ingest."
     )
@@ -110,13 +143,13 @@ class ChangeEvent(Contract):
     id: EventId = Field(default_factory=new_id)
     ci_id: Identifier
     kind: ChangeKind = ChangeKind.DEPLOYMENT
-    time: AwareDatetime
-    summary: str = Field(default="", max_length=2000)
-    author: str | None = Field(default=None, max_length=200)
-    reference: str | None = Field(
+    time: EventTime
+    summary: Text = Field(default="", max_length=2000)
+    author: Reference | None = None
+    reference: Reference | None = Field(
         default=None, max_length=500, description="Pipeline run or ticket."
     )
-    source: str = Field(default="api", max_length=200)
+    source: Reference = "api"
     binding: Binding | None = Field(
         default=None, description="How ingest bound the change to `ci_id`; set by ingest."
     )
@@ -127,11 +160,11 @@ class FeedbackEvent(Contract):
 
     id: EventId = Field(default_factory=new_id)
     service_id: Identifier
-    time: AwareDatetime
-    csat: int | None = Field(default=None, ge=1, le=5, description="Satisfaction 1 (worst) to 5.")
-    comment: str | None = Field(default=None, max_length=5000)
-    user_id: str | None = Field(default=None, max_length=200)
-    source: str = Field(default="api", max_length=200)
+    time: EventTime
+    csat: Count | None = Field(default=None, ge=1, le=5, description="Satisfaction 1 (worst) to 5.")
+    comment: Text | None = Field(default=None, max_length=5000)
+    user_id: Reference | None = None
+    source: Reference = "api"
 
 
 class CIStateChanged(Contract):
@@ -142,7 +175,7 @@ class CIStateChanged(Contract):
     state: State
     previous_state: State
     time: AwareDatetime
-    correlation_domain: str
+    correlation_domain: Reference
     cause_event_id: EventId
 
 
@@ -167,23 +200,23 @@ class ServiceHealthEvent(Contract):
     state: State
     previous_state: State
     time: AwareDatetime
-    correlation_domain: str = Field(description="Connected component of the catalog graph.")
+    correlation_domain: Reference = Field(description="Connected component of the catalog graph.")
     cause_ci_id: Identifier
     cause_event_id: EventId
-    incident_id: str | None = Field(
+    incident_id: Reference | None = Field(
         default=None, description="The first of `incident_ids`: the incident charged first."
     )
-    incident_ids: list[str] = Field(
+    incident_ids: list[Reference] = Field(
         default_factory=list,
         description="Every active incident charged with the service's impairment from now on: "
         "those whose own failures would leave it degraded or down; worst explained state first.",
     )
-    planned_by: str | None = Field(
+    planned_by: Text | None = Field(
         default=None,
         description="Set when only planned work impairs the service (no incident is charged): "
         "the maintenance windows or silences covering it.",
     )
-    catalog_version: int = Field(ge=0)
+    catalog_version: Count = Field(ge=0)
 
 
 class CIAnnotation(Contract):
@@ -197,10 +230,10 @@ class CIAnnotation(Contract):
     state: State
     time: AwareDatetime
     cause_event_id: EventId
-    correlation_domain: str
-    note: str
-    incident_id: str | None = None
-    silenced_by: str | None = None
+    correlation_domain: Reference
+    note: Text
+    incident_id: Reference | None = None
+    silenced_by: Reference | None = None
 
 
 class IncidentCommandAction(StrEnum):
@@ -212,12 +245,12 @@ class IncidentCommand(Contract):
     """An operator's acknowledge or resolve, routed to the worker that owns the incident."""
 
     id: EventId = Field(default_factory=new_id)
-    incident_id: str
-    correlation_domain: str
+    incident_id: Reference
+    correlation_domain: Reference
     action: IncidentCommandAction
     time: AwareDatetime
-    requested_by: str = Field(max_length=200)
-    note: str = Field(default="", max_length=2000)
+    requested_by: Reference
+    note: Text = Field(default="", max_length=2000)
 
 
 class IncidentAction(StrEnum):
@@ -239,18 +272,18 @@ class SuspectChange(Contract):
     ci_id: Identifier
     kind: ChangeKind
     time: AwareDatetime
-    summary: str = ""
+    summary: Text = ""
 
 
 class IncidentEvent(Contract):
     """Lifecycle of an incident: a group of correlated CI events."""
 
     id: EventId
-    incident_id: str
+    incident_id: Reference
     action: IncidentAction
     state: IncidentState
     time: AwareDatetime
-    correlation_domain: str
+    correlation_domain: Reference
     affected_services: list[Identifier] = Field(default_factory=list)
     member_cis: list[Identifier] = Field(default_factory=list)
     root_cause_candidates: list[Identifier] = Field(default_factory=list)
@@ -322,21 +355,21 @@ class ImpactEvent(Contract):
     service_id: Identifier
     service_name: str
     business_domain: str
-    correlation_domain: str
+    correlation_domain: Reference
     state: State
     time: AwareDatetime
     cause_ci_id: Identifier
     cause_event_id: EventId = Field(description="The telemetry event that started the chain.")
-    incident_id: str | None = Field(
+    incident_id: Reference | None = Field(
         default=None, description="The incident charged first with the impact right now."
     )
-    incident_ids: list[str] = Field(
+    incident_ids: list[Reference] = Field(
         default_factory=list, description="Every incident charged with the impact right now."
     )
     planned: bool = Field(
         default=False, description="Only planned work causes the impact now: nothing pages."
     )
-    planned_by: str | None = Field(default=None, description="The windows or silences.")
+    planned_by: Text | None = Field(default=None, description="The windows or silences.")
     users_affected: int = Field(ge=0)
     personas_affected: list[str] = Field(default_factory=list)
     tier: int = Field(ge=1, le=4)
@@ -354,7 +387,7 @@ class ImpactEvent(Contract):
     urgency: int | None = Field(default=None, ge=1, le=3, description="ITIL urgency 1-3.")
     high_visibility: bool = False
     visibility_reasons: list[str] = Field(default_factory=list)
-    catalog_version: int = Field(ge=0)
+    catalog_version: Count = Field(ge=0)
 
 
 class AlertEvent(Contract):
@@ -367,7 +400,7 @@ class AlertEvent(Contract):
     owner_team: str
     summary: str
     high_visibility: bool = False
-    incident_id: str | None = None
+    incident_id: Reference | None = None
     time: AwareDatetime
     resolved: bool = False
 
@@ -436,8 +469,8 @@ class ItsmIncidentEvent(Contract):
 
     id: EventId
     action: ItsmAction
-    incident_id: str = Field(description="The record's own id: the impact episode's id.")
-    correlated_incident_id: str | None = Field(
+    incident_id: Reference = Field(description="The record's own id: the impact episode's id.")
+    correlated_incident_id: Reference | None = Field(
         default=None,
         description="The impactline incident charged with the impact (after a merge: the "
         "surviving one).",

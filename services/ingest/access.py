@@ -7,9 +7,9 @@ from fastapi import Depends, Request
 
 from impactline.ingest.body import read_body
 from impactline.ingest.intake import state_of
-from impactline.ingest.ratelimit import retry_after
-from impactline.runtime.auth import Principal, authorize, presented_key
+from impactline.runtime.auth import Principal, authorize_request, presented_key
 from impactline.runtime.problems import Problem
+from impactline.runtime.ratelimit import retry_after
 
 SCOPE = "ingest"
 
@@ -32,7 +32,7 @@ def limit_rate(request: Request, principal: Principal) -> Principal:
 
 async def ingest_principal(request: Request) -> Principal:
     """Dependency of every ingest route: a key with the `ingest` scope, within its rate."""
-    principal = await authorize(request.app.state.key_store, presented_key(request), SCOPE)
+    principal = await authorize_request(request, presented_key(request), SCOPE)
     return limit_rate(request, principal)
 
 
@@ -47,7 +47,7 @@ async def pagerduty_principal(request: Request) -> Principal:
         body = await read_body(request, state_of(request).settings.max_body_bytes)
         request.state.raw_body = body
         key = _routing_key(body)
-    principal = await authorize(request.app.state.key_store, key, SCOPE)
+    principal = await authorize_request(request, key, SCOPE)
     return limit_rate(request, principal)
 
 

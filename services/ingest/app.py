@@ -16,8 +16,7 @@ from impactline.ingest.binding import BindingState
 from impactline.ingest.config import IngestSettings
 from impactline.ingest.formats import PagerDutyFormat, cloudevents_format, webhook_format
 from impactline.ingest.idempotency import IdempotencyStore, RecentIds
-from impactline.ingest.intake import IngestState
-from impactline.ingest.ratelimit import RateLimiter
+from impactline.ingest.intake import IngestState, event_window
 from impactline.ingest.raw import RawInput
 from impactline.ingest.routes import router
 from impactline.ingest.sink import EventSink, KafkaSink
@@ -29,7 +28,9 @@ from impactline.runtime.http import create_http_app
 from impactline.runtime.kafka import ensure_topics, new_producer
 from impactline.runtime.keys import open_key_store
 from impactline.runtime.metrics import instrument_http
+from impactline.runtime.ratelimit import RateLimiter
 from impactline.runtime.settings import Settings
+from impactline.runtime.tasks import BackgroundTasks
 from impactline.runtime.telemetry import setup_tracing
 
 log = logging.getLogger(__name__)
@@ -74,29 +75,39 @@ def create_app(
             else:
                 store = key_store
             app.state.key_store = store
+            tasks = BackgroundTasks("ingest")
+            app.state.tasks = tasks
             holder = catalog
             if sink is None and holder is None:
                 holder = await asyncio.to_thread(_initial_catalog, settings)
             binding = BindingState(holder) if holder is not None else None
             app.state.catalog = holder
             app.state.sink = sink or await _kafka(
-                settings, options, stack, binding, mappings.by_cloudevent_type
+                settings, options, stack, tasks, wall, binding, mappings.by_cloudevent_type
             )
             if sink is None and holder is not None:
-                _follow(settings, holder, stack)
+                tasks.start(
+                    "catalog",
+                    lambda: follow_catalog(holder, settings.require_kafka(), settings.topic_prefix),
+                )
             app.state.pagerduty = PagerDutyFormat().format()
             app.state.ingest = IngestState(
                 settings=options,
                 sink=app.state.sink,
                 limiter=RateLimiter(options.rate_per_s, options.burst),
                 idempotency=IdempotencyStore(
-                    options.idempotency_ttl_s, options.idempotency_max_keys
+                    options.idempotency_ttl_s,
+                    options.idempotency_max_keys,
+                    max_bytes=options.idempotency_max_bytes,
                 ),
                 recent=RecentIds(options.recent_ids, options.recent_ids_ttl_s),
                 prefix=settings.topic_prefix,
                 clock=wall,
                 binding=binding,
+                window=event_window(settings, wall),
             )
+            # Registered last, so it runs first: the tasks end before what they use closes.
+            stack.push_async_callback(tasks.stop)
             yield
 
     app = create_http_app(
@@ -121,24 +132,12 @@ def _initial_catalog(settings: Settings) -> CatalogHolder:
     )
 
 
-def _follow(settings: Settings, holder: CatalogHolder, stack: AsyncExitStack) -> None:
-    """Switch to each catalog version published, in the background, until `stack` closes."""
-    task = asyncio.create_task(
-        follow_catalog(holder, settings.require_kafka(), settings.topic_prefix),
-        name="ingest-catalog",
-    )
-
-    async def stop() -> None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    stack.push_async_callback(stop)
-
-
 async def _kafka(
     settings: Settings,
     options: IngestSettings,
     stack: AsyncExitStack,
+    tasks: BackgroundTasks,
+    clock: Clock,
     binding: BindingState | None,
     mappings: Mapping[str, WebhookMapping],
 ) -> KafkaSink:
@@ -156,9 +155,14 @@ async def _kafka(
     sink = KafkaSink(producer, settings.topic_prefix)
     if options.raw_input:
         raw = RawInput(
-            bootstrap, sink, prefix=settings.topic_prefix, binding=binding, mappings=mappings
+            bootstrap,
+            sink,
+            prefix=settings.topic_prefix,
+            window=event_window(settings, clock),
+            binding=binding,
+            mappings=mappings,
         )
-        await raw.start()
+        await raw.start(tasks)
         stack.push_async_callback(raw.stop)
         log.info("consuming %s", raw.topic)
     return sink

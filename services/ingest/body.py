@@ -11,6 +11,8 @@ from impactline.ingest.adapters import AdapterError
 from impactline.runtime.problems import Problem
 
 NDJSON = "application/x-ndjson"
+# Errors listed in one answer at most; the count of the others is given.
+MAX_ERRORS_SHOWN = 100
 
 
 def media_type(request: Request) -> str:
@@ -73,9 +75,25 @@ def adapter_problem(
     return Problem(status, title, _summary(fields), kind="validation", errors=fields, **extensions)
 
 
-def rejection_problem(fields: list[dict[str, Any]], title: str) -> Problem:
-    """Every item of a batch was rejected: one problem listing all of them by index."""
-    return Problem(422, title, _summary(fields), kind="validation", errors=fields)
+def rejection_problem(
+    fields: list[dict[str, Any]], title: str, rejected: int | None = None
+) -> Problem:
+    """Every item of a batch was rejected: one problem listing the errors by index (at most
+    MAX_ERRORS_SHOWN of them); `rejected_count` says how many items were rejected."""
+    extra: dict[str, Any] = {"rejected_count": rejected if rejected is not None else len(fields)}
+    if len(fields) > MAX_ERRORS_SHOWN or (rejected or 0) > MAX_ERRORS_SHOWN:
+        extra["notes"] = [
+            f"{extra['rejected_count']} items were rejected; the errors of the first "
+            f"{MAX_ERRORS_SHOWN} are listed"
+        ]
+    return Problem(
+        422,
+        title,
+        _summary(fields),
+        kind="validation",
+        errors=fields[:MAX_ERRORS_SHOWN],
+        **extra,
+    )
 
 
 def _summary(fields: list[dict[str, Any]], shown: int = 5) -> str:

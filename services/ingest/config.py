@@ -21,6 +21,11 @@ class IngestSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body accepted (bytes)."
     )
+    max_items: int = Field(
+        default=10_000,
+        ge=1,
+        description="Items (events, alerts, NDJSON lines) one request may hold; more: 413.",
+    )
     rate_per_s: float = Field(
         default=1000.0,
         gt=0,
@@ -36,6 +41,12 @@ class IngestSettings(BaseSettings):
     )
     idempotency_max_keys: int = Field(
         default=20_000, ge=1, description="Idempotency keys remembered at most (oldest go first)."
+    )
+    idempotency_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="Bytes of remembered answers kept at most (oldest go first); an answer "
+        "larger than a tenth of it is not remembered (its retry is handled again).",
     )
     recent_ids: int = Field(
         default=100_000,

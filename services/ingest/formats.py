@@ -35,10 +35,18 @@ def _seed_ids(payload: Any, intake: Intake) -> Any:
     return payload
 
 
+def _count(payload: Any, intake: Intake) -> Any:
+    """The payload, once its item count (a batch's length) is within the request's limit."""
+    if isinstance(payload, list):
+        intake.check_items(len(payload))
+    return payload
+
+
 def native(intake: Intake) -> Translation[TelemetryEvent]:
     if intake.media_type == NDJSON:
+        intake.check_items(sum(1 for line in intake.body.split(b"\n") if line.strip()))
         return nt.parse_ndjson(intake.body, received_at=intake.received_at)
-    payload = parse_json(intake.body)
+    payload = _count(parse_json(intake.body), intake)
     if payload == []:
         raise Problem(422, "Empty batch", "the batch holds no events", kind="validation")
     return nt.translate(_seed_ids(payload, intake), received_at=intake.received_at)
@@ -46,6 +54,8 @@ def native(intake: Intake) -> Translation[TelemetryEvent]:
 
 def alertmanager(intake: Intake) -> Translation[TelemetryEvent]:
     payload = parse_json(intake.body)
+    if isinstance(payload, dict):
+        _count(payload.get("alerts"), intake)
     out = am.translate(payload)
     if out.rejected:
         envelope = {k: v for k, v in payload.items() if k != "alerts"}
@@ -57,7 +67,7 @@ def alertmanager(intake: Intake) -> Translation[TelemetryEvent]:
 def cloudevents(intake: Intake, mappings: ce.Mappings | None = None) -> Translation[Any]:
     ce.content_mode(intake.headers)  # a wrong Content-Type is named before the body is parsed
     return ce.translate(
-        parse_json(intake.body),
+        _count(parse_json(intake.body), intake),
         intake.headers,
         received_at=intake.received_at,
         mappings=mappings,
@@ -75,7 +85,8 @@ def webhook_format(mapping: wh.WebhookMapping) -> Format:
     """`POST /v1/webhooks/{name}`: the body through one webhook mapping."""
 
     def translate(intake: Intake) -> Translation[Any]:
-        return wh.translate(parse_json(intake.body), mapping, received_at=intake.received_at)
+        payload = _count(parse_json(intake.body), intake)
+        return wh.translate(payload, mapping, received_at=intake.received_at)
 
     return Format(
         f"webhooks/{mapping.name}",
@@ -86,11 +97,11 @@ def webhook_format(mapping: wh.WebhookMapping) -> Format:
 
 
 def changes(intake: Intake) -> Translation[Any]:
-    return ch.translate(parse_json(intake.body), received_at=intake.received_at)
+    return ch.translate(_count(parse_json(intake.body), intake), received_at=intake.received_at)
 
 
 def feedback(intake: Intake) -> Translation[Any]:
-    payload = _seed_ids(parse_json(intake.body), intake)
+    payload = _seed_ids(_count(parse_json(intake.body), intake), intake)
     return fb.translate(payload, received_at=intake.received_at)
 
 

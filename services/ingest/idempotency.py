@@ -68,15 +68,28 @@ def valid_key(value: str) -> bool:
 
 
 class IdempotencyStore:
-    """Answers by (principal, Idempotency-Key) for `ttl_s`, at most `max_keys` of them."""
+    """Answers by (principal, Idempotency-Key) for `ttl_s`: at most `max_keys` of them and
+    `max_bytes` of answer bodies, the oldest going first. An answer larger than a tenth of
+    `max_bytes` is not remembered: a retry of that request is handled again (its events keep
+    their ids, so it produces no duplicate)."""
 
     def __init__(
-        self, ttl_s: float, max_keys: int, *, clock: Callable[[], float] = time.monotonic
+        self,
+        ttl_s: float,
+        max_keys: int,
+        *,
+        max_bytes: int = 64 * 1024 * 1024,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl_s = ttl_s
         self._max_keys = max_keys
+        self._max_bytes = max_bytes
         self._clock = clock
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self.stored_bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def begin(self, scope: tuple[str, str], print_: str) -> StoredAnswer | None:
         """The stored answer to replay, or None after marking the request as in flight."""
@@ -88,7 +101,7 @@ class IdempotencyStore:
             if entry.answer is None:
                 raise IdempotencyInFlight
             return entry.answer
-        self._entries.pop(scope, None)
+        self._drop(scope)
         self._entries[scope] = _Entry(print_, now + self._ttl_s)
         self._evict(now)
         return None
@@ -98,21 +111,36 @@ class IdempotencyStore:
         entry = self._entries.get(scope)
         if entry is None:
             return
-        if answer.status >= 500 or answer.status == 429:
-            del self._entries[scope]
+        if answer.status >= 500 or answer.status == 429 or _size(answer) > self._max_bytes // 10:
+            self._drop(scope)
             return
+        self.stored_bytes += _size(answer) - (_size(entry.answer) if entry.answer else 0)
         entry.answer = answer
         entry.expires = self._clock() + self._ttl_s
+        self._evict(self._clock())
 
     def abandon(self, scope: tuple[str, str]) -> None:
-        self._entries.pop(scope, None)
+        self._drop(scope)
+
+    def _drop(self, scope: tuple[str, str]) -> None:
+        entry = self._entries.pop(scope, None)
+        if entry is not None and entry.answer is not None:
+            self.stored_bytes -= _size(entry.answer)
 
     def _evict(self, now: float) -> None:
         while self._entries:
             oldest_scope, oldest = next(iter(self._entries.items()))
-            if len(self._entries) <= self._max_keys and oldest.expires > now:
+            if (
+                len(self._entries) <= self._max_keys
+                and self.stored_bytes <= self._max_bytes
+                and oldest.expires > now
+            ):
                 return
-            del self._entries[oldest_scope]
+            self._drop(oldest_scope)
+
+
+def _size(answer: StoredAnswer) -> int:
+    return len(answer.body) + sum(len(k) + len(v) for k, v in answer.headers) + 64
 
 
 class RecentIds:

@@ -8,6 +8,8 @@ accepted. Nothing is acknowledged before the broker confirmed it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,10 +21,11 @@ from fastapi import Request, Response
 
 from impactline.core import topics
 from impactline.core.contracts import Contract, DeadLetter, derived_id
+from impactline.core.values import EventTimeWindow, event_time_window
 from impactline.ingest.adapters import AdapterError, Translation, destination
 from impactline.ingest.binding import BindingState, BindResult, bind_events
 from impactline.ingest.binding import summary as binding_summary
-from impactline.ingest.body import adapter_problem, read_body, rejection_problem
+from impactline.ingest.body import MAX_ERRORS_SHOWN, adapter_problem, read_body, rejection_problem
 from impactline.ingest.config import IngestSettings
 from impactline.ingest.deadletters import http_dead_letters
 from impactline.ingest.idempotency import (
@@ -34,15 +37,30 @@ from impactline.ingest.idempotency import (
     fingerprint,
     valid_key,
 )
-from impactline.ingest.ratelimit import RateLimiter
 from impactline.ingest.sink import EventSink, SinkUnavailable, put_all
 from impactline.runtime.auth import Principal
 from impactline.runtime.clock import SYSTEM, Clock
 from impactline.runtime.kafka import topic_name
 from impactline.runtime.problems import Problem, problem_response
+from impactline.runtime.ratelimit import RateLimiter
+from impactline.runtime.settings import Settings
 from impactline.runtime.telemetry import current_trace_id
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+# Bodies larger than this are translated in a worker thread, so that validating thousands of
+# items does not hold up every other request and the raw input's Kafka heartbeats.
+THREAD_BODY_BYTES = 64 * 1024
+log = logging.getLogger(__name__)
+
+
+def _no_window() -> EventTimeWindow | None:
+    return None
+
+
+def event_window(settings: Settings, clock: Clock) -> Callable[[], EventTimeWindow]:
+    """The window of accepted event times, around the ingest clock's now at each call."""
+    max_age, max_ahead = settings.event_time_bounds()
+    return lambda: EventTimeWindow(clock.now(), max_age, max_ahead)
 
 
 @dataclass
@@ -58,6 +76,8 @@ class IngestState:
     clock: Clock = SYSTEM
     # None: events are published with the CI they name, unchecked (no catalog to bind with).
     binding: BindingState | None = None
+    # The window of event times accepted now (None: any time).
+    window: Callable[[], EventTimeWindow | None] = _no_window
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +91,20 @@ class Intake:
     # Set with an Idempotency-Key: ids given to events the sender left without one derive from
     # it, so a retry yields the same ids even where the answer was not remembered.
     id_seed: str | None = None
+    max_items: int = 10_000  # items (events, alerts, lines) one request may hold
+
+    def check_items(self, count: int) -> None:
+        """Refuse a request holding more items than allowed, before validating any of them."""
+        if count > self.max_items:
+            raise Problem(
+                413,
+                "Too many items",
+                f"the request holds {count} items; at most {self.max_items} are accepted in "
+                "one request: split the batch",
+                kind="too-many-items",
+                limit=self.max_items,
+                count=count,
+            )
 
     def seeded_id(self, index: int) -> str | None:
         return None if self.id_seed is None else derived_id(self.id_seed, str(index))
@@ -85,6 +119,7 @@ class Published:
     fresh: int
     letters: list[DeadLetter] = field(default_factory=list)
     bound: BindResult | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def duplicates(self) -> int:
@@ -191,13 +226,20 @@ async def _process(
     request: Request, state: IngestState, fmt: Format, body: bytes, seed: str | None
 ) -> Response:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    intake = Intake(body, request.headers, media, state.clock.now(), seed)
+    intake = Intake(body, request.headers, media, state.clock.now(), seed, state.settings.max_items)
+    window = state.window()
     try:
-        translation = fmt.translate(intake)
+        if len(body) > THREAD_BODY_BYTES:
+            translation = await asyncio.to_thread(_translate, fmt, intake, window)
+        else:
+            translation = _translate(fmt, intake, window)
     except AdapterError as err:
         raise adapter_problem(err, fmt.title, fmt.invalid_status, **fmt.problem_extras) from None
     if not translation.accepted and translation.rejected:
-        raise rejection_problem(translation.rejection_fields(), fmt.title)
+        # The errors of the first items only: describing 10,000 would cost seconds.
+        shown = translation.rejected[:MAX_ERRORS_SHOWN]
+        fields = [{"index": i, **f} for i, err in shown for f in err.fields()]
+        raise rejection_problem(fields, fmt.title, rejected=len(translation.rejected))
     published = await publish(state, fmt, intake, translation, request.url.path)
     if fmt.answer is not None:
         status, content = fmt.answer(translation, published)
@@ -206,11 +248,17 @@ async def _process(
     return Response(orjson.dumps(content), status_code=status, media_type="application/json")
 
 
+def _translate(fmt: Format, intake: Intake, window: EventTimeWindow | None) -> Translation[Any]:
+    with event_time_window(window):
+        return fmt.translate(intake)
+
+
 async def publish(
     state: IngestState, fmt: Format, intake: Intake, translation: Translation[Any], route: str
 ) -> Published:
-    """Bind, then produce the new events and the dead letters; SinkUnavailable becomes a 503
-    problem."""
+    """Bind, produce the new events, then the dead letters of the rejected items. When the
+    events cannot be made durable the answer is a 503 and nothing counts as accepted; once they
+    are, the answer says so even if the dead letters could not follow (a note tells)."""
     batches: dict[topics.Topic, list[tuple[str, Contract]]] = defaultdict(list)
     produced: set[tuple[str, str]] = set()
     binder = state.binding.binder if state.binding is not None else None
@@ -223,11 +271,6 @@ async def publish(
             continue
         batches[topic].append((key, event))
         produced.add((name, event.id))
-    letters: list[DeadLetter] = []
-    if translation.rejected:
-        context = {"content-type": intake.media_type} if intake.media_type else {}
-        letters = http_dead_letters(translation, fmt.name, route, context, intake.received_at)
-        batches[topics.DEAD_LETTERS].extend((letter.source, letter) for letter in letters)
     try:
         await put_all(state.sink, batches)
     except SinkUnavailable as exc:
@@ -239,7 +282,22 @@ async def publish(
             headers={"Retry-After": str(state.settings.retry_after_s)},
         ) from None
     state.recent.remember(produced)
-    return Published(bound.events, len(produced), letters, bound)
+    published = Published(bound.events, len(produced), bound=bound)
+    if translation.rejected:
+        context = {"content-type": intake.media_type} if intake.media_type else {}
+        letters = http_dead_letters(translation, fmt.name, route, context, intake.received_at)
+        try:
+            await state.sink.put(
+                topics.DEAD_LETTERS, [(letter.source, letter) for letter in letters]
+            )
+            published.letters = letters
+        except SinkUnavailable as exc:
+            log.warning("%d rejected item(s) not kept as dead letters: %s", len(letters), exc)
+            published.notes.append(
+                "the rejected items could not be kept as dead letters (broker unavailable); "
+                "the accepted events are durable"
+            )
+    return published
 
 
 def default_answer(translation: Translation[Any], published: Published) -> dict[str, Any]:
@@ -252,12 +310,21 @@ def default_answer(translation: Translation[Any], published: Published) -> dict[
         "ids": [e.id for e in published.events],
     }
     if translation.rejected:
-        answer["rejected"] = [
-            {"index": index, "errors": err.fields()} for index, err in translation.rejected
-        ]
+        # Listed up to a bound: an answer must stay small whatever the request held.
+        shown = translation.rejected[:MAX_ERRORS_SHOWN]
+        answer["rejected"] = [{"index": index, "errors": err.fields()} for index, err in shown]
+        answer["rejected_count"] = len(translation.rejected)
+        if len(translation.rejected) > len(shown):
+            answer["rejected_not_shown"] = len(translation.rejected) - len(shown)
     if published.bound is not None and (published.bound.bound or published.bound.unbound):
         answer.update(binding_summary(published.bound))
-    if translation.notes:
-        answer["notes"] = translation.notes
+    notes = [*translation.notes, *published.notes]
+    if len(translation.rejected) > MAX_ERRORS_SHOWN:
+        notes.append(
+            f"{len(translation.rejected)} items were rejected; the first {MAX_ERRORS_SHOWN} "
+            "are listed, every one is kept as a dead letter"
+        )
+    if notes:
+        answer["notes"] = notes
     answer["trace_id"] = current_trace_id()
     return answer

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -24,12 +24,14 @@ from aiokafka.errors import KafkaError
 
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract, DeadLetter
+from impactline.core.values import EventTimeWindow, event_time_window
 from impactline.ingest.adapters import AdapterError, IngestEvent, destination, native
 from impactline.ingest.adapters import cloudevents_http as ce
 from impactline.ingest.binding import BindingState, bind_events
 from impactline.ingest.deadletters import source_name
 from impactline.ingest.sink import KafkaSink, SinkUnavailable
 from impactline.runtime.kafka import dead_letter_for, new_consumer, record_time, topic_name
+from impactline.runtime.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 INPUT = "raw"  # binding rules select this input with `inputs: [raw]`
@@ -96,8 +98,10 @@ class RawInput:
         batch_size: int = 500,
         binding: BindingState | None = None,
         mappings: ce.Mappings | None = None,
+        window: Callable[[], EventTimeWindow | None] | None = None,
     ) -> None:
         self.sink = sink
+        self.window = window or (lambda: None)
         self.prefix = prefix
         self.binding = binding
         self.mappings = mappings
@@ -111,21 +115,19 @@ class RawInput:
             auto_offset_reset="earliest",
             max_poll_records=batch_size,
         )
-        self._task: asyncio.Task[None] | None = None
         self.forwarded = 0
         self.dead_lettered = 0
 
-    async def start(self) -> None:
+    async def start(self, tasks: BackgroundTasks) -> None:
         await self.consumer.start()
-        self._task = asyncio.create_task(self._run(), name="ingest-raw-input")
+        tasks.start("raw-input", self.run)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
         await self.consumer.stop()
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Forward batches until cancelled; a run after a failure starts at the last commit."""
+        await self._rewind()
         while True:
             try:
                 batches = await self.consumer.getmany(timeout_ms=1000)
@@ -155,11 +157,13 @@ class RawInput:
         out: dict[topics.Topic, list[tuple[str, Contract]]] = defaultdict(list)
         trace: dict[topics.Topic, list[dict[str, str] | None]] = defaultdict(list)
         letters: list[DeadLetter] = []
+        window = self.window()
         for msg in messages:
             try:
-                event = translate_message(
-                    msg.value, msg.headers, received_at=record_time(msg), mappings=self.mappings
-                )
+                with event_time_window(window):
+                    event = translate_message(
+                        msg.value, msg.headers, received_at=record_time(msg), mappings=self.mappings
+                    )
             except RawMessageInvalid as exc:
                 letters.append(self._letter(str(exc), msg))
                 continue

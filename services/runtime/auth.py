@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
-from collections.abc import Iterable, Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from fastapi import Request
 
 from impactline.runtime.problems import Problem
+from impactline.runtime.ratelimit import RateLimiter, retry_after
 
 SCOPES = ("ingest", "read", "admin")
 
@@ -64,10 +68,20 @@ class StaticKeyStore:
         return cls(hashed)
 
     async def lookup(self, key_hash: str) -> Principal | None:
+        return self.known(key_hash)
+
+    def known(self, key_hash: str) -> Principal | None:
         for known, principal in self._hashed.items():
             if hmac.compare_digest(known, key_hash):
                 return principal
         return None
+
+
+def known_without_lookup(store: KeyStore, key_hash: str) -> Principal | None:
+    """The principal of a key the store knows without asking its database (static keys, the
+    lookup cache); None when it would have to ask."""
+    known = getattr(store, "known", None)
+    return known(key_hash) if known is not None else None
 
 
 def presented_key(request: Request) -> str | None:
@@ -77,11 +91,91 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+class AuthGuard:
+    """Failed authentications per client address: a bucket of `burst` that refills at
+    `per_min` a minute. An empty bucket answers 429 before any key is looked up."""
+
+    def __init__(
+        self,
+        per_min: float = 30.0,
+        burst: int | None = None,
+        *,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate_per_s = per_min / 60.0
+        self.burst = float(burst if burst is not None else max(1, math.ceil(per_min)))
+        self._max = max_clients
+        self._clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def _tokens(self, client: str) -> float:
+        tokens, updated = self._buckets.get(client, (self.burst, self._clock()))
+        return min(self.burst, tokens + (self._clock() - updated) * self.rate_per_s)
+
+    def wait(self, client: str) -> float:
+        """0 when the client may try a key, else the seconds until it may."""
+        tokens = self._tokens(client)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate_per_s
+
+    def failed(self, client: str) -> None:
+        tokens = max(0.0, self._tokens(client) - 1.0)
+        self._buckets.pop(client, None)
+        self._buckets[client] = (tokens, self._clock())
+        while len(self._buckets) > self._max:
+            self._buckets.popitem(last=False)
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+async def authorize_request(request: Request, key: str | None, scope: str) -> Principal:
+    """`authorize` for a request: while its client address has failed too often, a key that
+    would need a database lookup is refused early (429); and each key is held to the process's
+    request rate when one is set (`rate_limiter`)."""
+    state = request.app.state
+    guard: AuthGuard | None = getattr(state, "auth_guard", None)
+    client = client_of(request)
+    if (
+        guard is not None
+        and key is not None
+        and (wait := guard.wait(client)) > 0
+        # A client over its limit still gets in with a key known without a lookup (so one
+        # guessing client cannot lock out others behind the same address); others wait.
+        and known_without_lookup(state.key_store, hash_key(key)) is None
+    ):
+        raise Problem(
+            429,
+            "Too many failed authentications",
+            "this address sent too many unknown or revoked keys; retry after the given seconds",
+            kind="rate-limited",
+            headers={"Retry-After": retry_after(wait)},
+        )
+    try:
+        principal = await authorize(state.key_store, key, scope)
+    except Problem as problem:
+        if guard is not None and key is not None and problem.status == 401:
+            guard.failed(client)
+        raise
+    limiter: RateLimiter | None = getattr(state, "rate_limiter", None)
+    if limiter is not None and (wait := limiter.acquire(principal.key_id)) > 0:
+        raise Problem(
+            429,
+            "Too many requests",
+            f"this API key may send {limiter.rate_per_s:g} requests per second (bursts of "
+            f"{limiter.burst}); retry after the given seconds",
+            kind="rate-limited",
+            headers={"Retry-After": retry_after(wait)},
+        )
+    return principal
+
+
 def require_scope(scope: str):
     """Dependency: the request must present a key that holds `scope` (or `admin`)."""
 
     async def dependency(request: Request) -> Principal:
-        return await authorize(request.app.state.key_store, presented_key(request), scope)
+        return await authorize_request(request, presented_key(request), scope)
 
     return dependency
 

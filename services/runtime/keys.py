@@ -30,6 +30,7 @@ from impactline.runtime.auth import (
     StaticKeyStore,
     generate_key,
     hash_key,
+    known_without_lookup,
 )
 from impactline.runtime.db import TRANSIENT, create_pool, migrate
 from impactline.runtime.settings import Settings
@@ -144,6 +145,11 @@ class CachedKeyStore:
         self._max = max_entries
         self._entries: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
 
+    def known(self, key_hash: str) -> Principal | None:
+        """A cached, unexpired answer naming a principal; None otherwise."""
+        hit = self._entries.get(key_hash)
+        return hit[1] if hit is not None and hit[0] > self._clock() else None
+
     async def lookup(self, key_hash: str) -> Principal | None:
         now = self._clock()
         hit = self._entries.get(key_hash)
@@ -163,6 +169,13 @@ class ChainedKeyStore:
 
     def __init__(self, *stores: KeyStore) -> None:
         self._stores = stores
+
+    def known(self, key_hash: str) -> Principal | None:
+        for store in self._stores:
+            principal = known_without_lookup(store, key_hash)
+            if principal is not None:
+                return principal
+        return None
 
     async def lookup(self, key_hash: str) -> Principal | None:
         for store in self._stores:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from aiokafka import TopicPartition
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import start_http_server as _start_http_server
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from impactline.runtime.auth import require_scope
+from impactline.runtime.http_limits import HttpLimits
 from impactline.runtime.kafka import new_admin, new_consumer
 
 log = logging.getLogger(__name__)
@@ -81,21 +83,48 @@ def serve(port: int, host: str = "127.0.0.1") -> int:
     return int(server.server_port)
 
 
+class MeasureRequests:
+    """Counts and times every request by route template (plain ASGI: see TraceRequests)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def measured_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, measured_send)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            HTTP_LATENCY.labels(self.service, method, template).observe(
+                time.perf_counter() - started
+            )
+            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+
+
 def instrument_http(app: FastAPI, service: str) -> None:
     """Count and time every request by route template, and serve `/metrics`."""
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        HTTP_LATENCY.labels(service, request.method, template).observe(
-            time.perf_counter() - started
-        )
-        HTTP_REQUESTS.labels(service, request.method, template, str(response.status_code)).inc()
-        return response
+    app.add_middleware(MeasureRequests, service=service)
 
-    @app.get("/metrics", include_in_schema=False)
+    limits: HttpLimits | None = getattr(app.state, "http_limits", None)
+    public = limits is not None and limits.metrics_public
+    guard = [] if public else [Depends(require_scope("read"))]
+
+    # A key with the `read` scope unless IMPACTLINE_HTTP_METRICS_PUBLIC: the figures tell an
+    # outsider how busy the system is and which routes exist.
+    @app.get("/metrics", include_in_schema=False, dependencies=guard)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

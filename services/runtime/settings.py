@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, TypeAdapter, ValidationError, field_validator
+from pydantic import Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from impactline.core.eventtime import TimePolicy
@@ -218,6 +218,18 @@ class Settings(BaseSettings):
         "Results follow event time, so this only moves idle timers and command stamps; tests "
         "use it to prove that nothing depends on the day the system runs.",
     )
+    event_max_age: str = Field(
+        default="P400D",
+        validation_alias="IMPACTLINE_EVENT_MAX_AGE",
+        description="ISO 8601 duration: how long before its receipt an input event may have "
+        "happened; older event times are refused at ingest (422 naming the field).",
+    )
+    event_max_ahead: str = Field(
+        default="PT1H",
+        validation_alias="IMPACTLINE_EVENT_MAX_AHEAD",
+        description="ISO 8601 duration: how far after its receipt an input event time may lie "
+        "(clock skew of the sources); later event times are refused at ingest.",
+    )
     otel_exporter: str = Field(
         default="none",
         validation_alias="IMPACTLINE_TRACES_EXPORTER",
@@ -241,10 +253,11 @@ class Settings(BaseSettings):
             _duration(item, "IMPACTLINE_XLA_WINDOWS")
         return value
 
-    @field_validator("slo_period", mode="after")
+    @field_validator("slo_period", "event_max_age", "event_max_ahead", mode="after")
     @classmethod
-    def _period_is_duration(cls, value: str) -> str:
-        _duration(value, "IMPACTLINE_SLO_PERIOD")
+    def _period_is_duration(cls, value: str, info: ValidationInfo) -> str:
+        alias = cls.model_fields[info.field_name or ""].validation_alias
+        _duration(value, str(alias))
         return value
 
     def xla_window_spans(self) -> tuple[timedelta, ...]:
@@ -258,6 +271,13 @@ class Settings(BaseSettings):
         return TimePolicy(
             allowed_lateness=timedelta(seconds=self.allowed_lateness_seconds),
             idle_after=timedelta(seconds=self.idle_after_seconds),
+        )
+
+    def event_time_bounds(self) -> tuple[timedelta, timedelta]:
+        """(max age, max ahead) of input event times against the time of receipt."""
+        return (
+            _duration(self.event_max_age, "IMPACTLINE_EVENT_MAX_AGE"),
+            _duration(self.event_max_ahead, "IMPACTLINE_EVENT_MAX_AHEAD"),
         )
 
     def clock(self) -> SystemClock:

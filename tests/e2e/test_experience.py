@@ -55,6 +55,8 @@ async def e2e_settings(
             IMPACTLINE_XLA_SECONDS="1",
             IMPACTLINE_BURN_MIN_BAD_SECONDS="2",
             IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
+            # The tests play fixed days of November 2026, whenever they run.
+            IMPACTLINE_EVENT_MAX_AGE="P36500D",
         )
 
 

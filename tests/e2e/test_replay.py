@@ -57,6 +57,8 @@ async def e2e_settings(
             IMPACTLINE_TOPIC_PREFIX=f"{namespace}.",
             IMPACTLINE_CATALOG=str(ROOT / "deploy" / "catalog"),
             IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
+            # A replay of 12 November 2026, however long ago that is when the test runs.
+            IMPACTLINE_EVENT_MAX_AGE="P36500D",
         )
 
 

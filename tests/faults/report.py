@@ -22,6 +22,21 @@ ORDER = (
     "broker stopped",
     "PostgreSQL restarted",
     "one of two correlate workers killed",
+    "hostile input",
+)
+# Rows of the hostile input table, in the order of the findings they answer.
+HOSTILE = (
+    "control characters",
+    "event time in year 9999",
+    "one huge request",
+    "idempotency keys",
+    "YAML catalogs",
+    "SIGTERM to impactline run",
+    "empty catalog",
+    "bounds and strict types",
+    "slow clients, revoked keys, guessing",
+    "background tasks",
+    "schemathesis",
 )
 
 
@@ -74,7 +89,24 @@ def render(results: dict[str, Any]) -> str:
             "and reading process, each with its reason; no process stopped, and valid events "
             "behind them went all the way through.",
         ]
+    lines += _hostile(runs)
     return "\n".join(lines)
+
+
+def _hostile(runs: dict[str, Any]) -> list[str]:
+    rows = {r["fault"].removeprefix("hostile: "): r for r in runs.values() if "kept" in r}
+    if not rows:
+        return []
+    order = [c for c in HOSTILE if c in rows] + sorted(set(rows) - set(HOSTILE))
+    lines = [
+        "",
+        "Hostile input (issue 20's attack session, each case in `tests/faults/test_hostile*.py`):",
+        "",
+        "| input | answer | what kept working |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {rows[c]['input']} | {rows[c]['answer']} | {rows[c]['kept']} |" for c in order]
+    return lines
 
 
 def rewrite(document: str, table: str) -> str:

@@ -67,3 +67,20 @@ def test_the_document_matches_the_committed_measurements(scale: Scale) -> None:
         report.DOCUMENT.read_text(), report.render(json.loads(source.read_text()))
     )
     assert wanted == report.DOCUMENT.read_text(), "run python -m tests.faults.report"
+
+
+def test_the_hostile_input_table_lists_each_case_in_the_order_of_the_findings() -> None:
+    results = sample()
+    runs = results["runs"]
+    assert isinstance(runs, dict)
+    for case in ("schemathesis", "control characters"):
+        runs[f"hostile: {case}"] = {
+            "fault": f"hostile: {case}",
+            "input": f"{case} input",
+            "answer": f"{case} answer",
+            "kept": f"{case} kept",
+        }
+    table = report.render(results)
+    assert "| input | answer | what kept working |" in table
+    first = table.index("| control characters input | control characters answer |")
+    assert first < table.index("| schemathesis input | schemathesis answer | schemathesis kept |")

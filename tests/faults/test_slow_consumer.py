@@ -53,9 +53,12 @@ def rss_mib(pid: int) -> float:
     raise AssertionError(f"no VmRSS for pid {pid}")
 
 
-async def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    async with httpx.AsyncClient(timeout=5.0) as client:
-        text = (await client.get(url)).text
+async def scrape(url: str, key: str | None = None) -> dict[str, list[tuple[dict[str, str], float]]]:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with httpx.AsyncClient(timeout=5.0, headers=headers) as client:
+        response = await client.get(url)
+        response.raise_for_status()
+        text = response.text
     samples: dict[str, list[tuple[dict[str, str], float]]] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -134,7 +137,7 @@ async def test_lag_grows_in_the_metrics_while_memory_stays_bounded(
     assert max_rss < RSS_BOUND_MIB, f"correlate grew to {max_rss:.0f} MiB with lag {peak:.0f}"
     system.supervisor.check()
 
-    ingest = await scrape(f"{system.ingest_url}/metrics")
+    ingest = await scrape(f"{system.ingest_url}/metrics", system.api_key)
     accepted = sum(
         v
         for labels, v in ingest["impactline_http_requests_total"]

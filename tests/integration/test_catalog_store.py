@@ -265,6 +265,15 @@ def test_the_load_command_stores_publishes_and_reports_the_version(
     listed = runner.invoke(cli, ["catalog", "versions"], env=env)
     assert listed.exit_code == 0 and demo.fingerprint.removeprefix("sha256:")[:10] in listed.stdout
 
+    # A catalog without services would remove every one: refused unless forced.
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("version: 1\n")
+    refused = runner.invoke(cli, ["catalog", "load", str(empty)], env=env)
+    assert refused.exit_code == 1 and "would remove all" in refused.stderr, refused.output
+    assert "unchanged" not in refused.stderr and "stored as" not in refused.stderr
+    forced = runner.invoke(cli, ["catalog", "load", "--force", str(empty)], env=env)
+    assert forced.exit_code == 0 and "stored as version 2" in forced.stderr, forced.output
+
 
 def test_the_load_command_prints_every_error_and_stores_nothing(
     schema_url: str, kafka_bootstrap: str, tmp_path: Path

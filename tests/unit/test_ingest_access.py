@@ -7,10 +7,10 @@ from fastapi.testclient import TestClient
 
 from impactline.ingest.app import create_app
 from impactline.ingest.config import IngestSettings
-from impactline.ingest.ratelimit import RateLimiter
 from impactline.ingest.sink import MemorySink
 from impactline.runtime.auth import KeyStoreUnavailable, Principal, StaticKeyStore, hash_key
 from impactline.runtime.keys import CachedKeyStore, ChainedKeyStore, check_scopes
+from impactline.runtime.ratelimit import RateLimiter
 from impactline.runtime.settings import Settings
 
 EVENT = {"ci_id": "a", "state": "ok"}

@@ -42,7 +42,7 @@ def client(sink: MemorySink, holder: CatalogHolder) -> Iterator[TestClient]:
     app = create_app(
         Settings(),
         sink=sink,
-        key_store=StaticKeyStore.from_specs(["ingest-key=ingest"]),
+        key_store=StaticKeyStore.from_specs(["ingest-key=ingest", "read-key=read"]),
         ingest_settings=IngestSettings(),
         catalog=holder,
         webhooks=mappings,
@@ -197,7 +197,7 @@ def test_a_foreign_cloudevent_is_mapped_and_bound_by_ip(
 def test_unbound_events_are_counted_per_input_and_key(client: TestClient) -> None:
     client.post("/v1/alertmanager", json=notification("lost-host-7:9100"), headers=AUTH)
     client.post("/v1/alertmanager", json=notification("db-gl-01:9187"), headers=AUTH)
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers={"Authorization": "Bearer read-key"}).text
     assert (
         'impactline_ingest_unbound_events_total{input="alertmanager",key="lost-host-7:9100"} 1.0'
         in metrics

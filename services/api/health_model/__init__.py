@@ -53,5 +53,5 @@ async def start_health_model(
         producer,
         prefix=settings.topic_prefix,
     )
-    await projection.start()
+    await projection.start(app.state.tasks)
     return projection

@@ -25,7 +25,7 @@ from impactline.api.health_model.models import (
     XlaHistory,
 )
 from impactline.api.pagination import decode_cursor, encode_cursor, page_after
-from impactline.api.responses import READ_ERRORS, problem
+from impactline.api.responses import READ_ERRORS, QueryTime, problem
 from impactline.api.routes_services import current_snapshot
 from impactline.core.catalog import BusinessService
 from impactline.runtime.auth import Principal, require_scope
@@ -183,8 +183,8 @@ async def _timeline(
     return ImpactTimeline(items=items, next=next_url)
 
 
-Since = Annotated[datetime | None, Query(description="At or after this time.")]
-Until = Annotated[datetime | None, Query(description="Before this time.")]
+Since = Annotated[QueryTime | None, Query(description="At or after this time.")]
+Until = Annotated[QueryTime | None, Query(description="Before this time.")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Cursor = Annotated[str | None, Query(description="From the previous page's `next`.")]
 
@@ -264,7 +264,7 @@ async def xla_history(
     window: WindowQuery = "30d",
     step: Annotated[str, Query(description="Time between two points, e.g. 1d, 1h.")] = "1d",
     points: Annotated[int, Query(ge=1, le=200)] = 30,
-    until: Annotated[datetime | None, Query(description="Time of the last point.")] = None,
+    until: Annotated[QueryTime | None, Query(description="Time of the last point.")] = None,
 ) -> XlaHistory:
     span, pace = parse_span(window, "window"), parse_span(step, "step")
     snapshot = await current_snapshot(request)
@@ -299,8 +299,8 @@ async def impact_minutes(
     _: Reader,
     domain: Annotated[str | None, Query(description="Business domain.")] = None,
     service: Annotated[str | None, Query(description="Business service id.")] = None,
-    since: Annotated[datetime | None, Query(description="Default: 30 days before until.")] = None,
-    until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    since: Annotated[QueryTime | None, Query(description="Default: 30 days before until.")] = None,
+    until: Annotated[QueryTime | None, Query(description="Default: now.")] = None,
     buckets: Annotated[int, Query(ge=1, le=500)] = 30,
 ) -> ImpactSeries:
     snapshot = await current_snapshot(request)
@@ -352,8 +352,8 @@ async def value_stream(
     _: Reader,
     service: Annotated[str | None, Query(description="Business service id.")] = None,
     domain: Annotated[str | None, Query(description="Business domain.")] = None,
-    since: Annotated[datetime | None, Query(description="Default: 30 days before until.")] = None,
-    until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    since: Annotated[QueryTime | None, Query(description="Default: 30 days before until.")] = None,
+    until: Annotated[QueryTime | None, Query(description="Default: now.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Cursor = None,
 ) -> ValueStream:

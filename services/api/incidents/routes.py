@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from impactline.api.incidents.store import IncidentFilter, IncidentStore
+from impactline.api.responses import QueryTime
 from impactline.core import topics
 from impactline.core.contracts import (
     IncidentCommand,
@@ -106,6 +107,8 @@ def incident_store(request: Request) -> IncidentStore:
 
 Store = Annotated[IncidentStore, Depends(incident_store)]
 Reader = Annotated[Principal, Depends(require_scope("read"))]
+# Deep pages cost the database a scan of everything skipped; filters find old incidents.
+MAX_OFFSET = 100_000
 Operator = Annotated[Principal, Depends(require_scope("admin"))]
 
 
@@ -117,10 +120,12 @@ async def list_incidents(
     state: IncidentState | None = None,
     service: str | None = Query(default=None, description="Affected business service id."),
     priority: Priority | None = None,
-    since: datetime | None = Query(default=None, description="Opened at or after."),
-    until: datetime | None = Query(default=None, description="Opened before."),
+    since: QueryTime | None = Query(default=None, description="Opened at or after."),
+    until: QueryTime | None = Query(default=None, description="Opened before."),
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(
+        default=0, ge=0, le=MAX_OFFSET, description="Incidents to skip; narrow with filters."
+    ),
 ) -> IncidentPage:
     where = IncidentFilter(
         state=state.value if state else None,

@@ -29,5 +29,5 @@ async def start_unbound(
         producer,
         prefix=settings.topic_prefix,
     )
-    await projection.start()
+    await projection.start(app.state.tasks)
     return projection

@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +24,13 @@ from impactline.core.calendar.clock import day_bounds, local_date, require_aware
 from impactline.core.calendar.rules import DayContext, PeriodRule
 
 DEFAULT_HORIZON = timedelta(days=400)
+# Local days `next_change_after` resolves at most, whatever the horizon: a calendar whose weight
+# never changes would otherwise be scanned day by day up to any far-away instant asked for.
+MAX_SCAN_DAYS = 3700
+
+
+# The last instant a walk may reach: a day later would not be a valid date any more.
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,20 +141,22 @@ class BusinessCalendar:
         self, instant: datetime, horizon: timedelta = DEFAULT_HORIZON
     ) -> datetime | None:
         """The first instant after `instant` at which `weight_at` gives a different answer
-        (weight, winning period, active periods or holiday), or None within `horizon`."""
+        (weight, winning period, active periods or holiday), or None within `horizon`. At most
+        MAX_SCAN_DAYS local days are looked at, so a longer horizon is cut to about ten years."""
         instant = require_aware(instant)
         current = self.weight_at(instant)
         day_number = local_date(instant, self.tz)
-        last_day = local_date(instant + horizon, self.tz)
+        horizon = min(horizon, timedelta(days=MAX_SCAN_DAYS))
+        last_day = local_date(min(instant + horizon, _LATEST), self.tz)
         day = self._day(day_number)
         index = bisect_right(day.starts, instant)
         while True:
             for start, value in zip(day.starts[index:], day.values[index:], strict=True):
                 if value != current and start > instant:
                     return start
-            day_number += timedelta(days=1)
-            if day_number > last_day:
+            if day_number >= last_day:
                 return None
+            day_number += timedelta(days=1)
             day, index = self._day(day_number), 0
 
     def _resolve_day(self, day: date) -> _Day:

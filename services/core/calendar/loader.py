@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from impactline.core import yaml_limits
 from impactline.core.calendar.business_calendar import BusinessCalendar
 from impactline.core.calendar.errors import CalendarError
 
@@ -55,6 +56,7 @@ def load_calendar(path: str | Path) -> BusinessCalendar:
     except OSError as error:
         raise CalendarError.single(source, "", f"cannot read the file: {error.strerror}") from None
     try:
+        yaml_limits.check_limits(text)
         mapping = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from impactline.core import yaml_limits
 from impactline.core.catalog.bulk import collector_paused
 from impactline.core.catalog.catalog import Catalog
 from impactline.core.catalog.errors import CatalogError, CatalogInvalid, CatalogUnreadable, Loc
@@ -79,7 +80,7 @@ def _parse(path: Path, text: str) -> Any:
     # JSON is a subset of YAML, but a JSON parser reads a machine-made export far faster.
     if path.suffix == ".json":
         return json.loads(text)
-    return yaml.load(text, Loader=_Loader)
+    return yaml_limits.load(text)
 
 
 def _reason(exc: BaseException) -> str:

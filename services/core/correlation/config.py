@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from impactline.core import yaml_limits
 from impactline.core.catalog.model import CIType
 from impactline.core.correlation.durations import Duration
 from impactline.core.states import State
@@ -146,6 +147,7 @@ class CorrelationConfig(_Section):
     def from_yaml(cls, text: str, source: str = "<correlation config>") -> CorrelationConfig:
         """Parse and validate YAML text; errors name `source` and the path inside it."""
         try:
+            yaml_limits.check_limits(text)
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise CorrelationConfigInvalid(source, [f"not valid YAML: {exc}"]) from None

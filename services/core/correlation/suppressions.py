@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from impactline.core import yaml_limits
 from impactline.core.contracts import AwareDatetime
 
 
@@ -183,6 +184,7 @@ class Suppressions(BaseModel):
     def from_yaml(cls, text: str, source: str = "<suppressions>") -> Suppressions:
         """Parse and validate YAML text; errors name `source` and the path inside it."""
         try:
+            yaml_limits.check_limits(text)
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise SuppressionsInvalid(source, [f"not valid YAML: {exc}"]) from None

@@ -46,6 +46,11 @@ BurnRate = float | Callable[[datetime], float | None] | None
 MAX_ACCRUALS_PER_STEP = 1440
 """Accrual events one call emits at most (a day of minutes); past that, the watermark jumped
 far ahead and the minutes in between are accrued into the last one."""
+# Calendar boundaries one walk looks at most (a few a day: years of event time). A walk that
+# would pass more jumps to its end: the remainder accrues in one piece and a single weight-change
+# event at the end reports the new context, so an event time far ahead of an open episode costs
+# bounded work and output instead of one event per boundary in between.
+MAX_WALK_STEPS = 1_000
 
 
 class UnknownService(LookupError):
@@ -233,7 +238,9 @@ class ImpactEngine:
             due = state.updated_at
         elif view.calendar is not None:
             cursor = state.updated_at
-            while cursor < due:
+            for _ in range(MAX_WALK_STEPS):
+                if cursor >= due:
+                    break
                 change = view.calendar.next_change_after(cursor, horizon=due - cursor)
                 if change is None or change >= due:
                     break
@@ -296,10 +303,14 @@ class ImpactEngine:
         if calendar is None:
             return episode
         cursor = episode.updated_at
+        steps = 0
         while cursor < until:
             change = calendar.next_change_after(cursor, horizon=until - cursor)
             if change is None or change > until:
                 break
+            steps += 1
+            if steps >= MAX_WALK_STEPS:
+                change = until  # the jump: see MAX_WALK_STEPS
             if mark_of(view, calendar.weight_at(change)) != episode.calendar:
                 episode = self._accrue(episode, view, change)
                 episode = self._report(

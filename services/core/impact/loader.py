@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from impactline.core import yaml_limits
 from impactline.core.impact.routing import RoutingError, RoutingRules
 from impactline.core.scoring import ScoringConfig, ScoringConfigError
 
@@ -38,6 +39,7 @@ def _read(path: Path, error: Callable[[str], _Error]) -> dict[str, Any] | None:
     except OSError as failure:
         raise error(f"cannot read the file: {failure.strerror}") from None
     try:
+        yaml_limits.check_limits(text)
         mapping = yaml.safe_load(text)
     except yaml.YAMLError as failure:
         mark = getattr(failure, "problem_mark", None)

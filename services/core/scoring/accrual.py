@@ -17,6 +17,10 @@ from impactline.core.calendar.clock import require_aware
 from impactline.core.scoring.impact import RateFunction
 
 _MINUTE = timedelta(minutes=1)
+# Calendar segments one advance splits an interval into at most (a few per day: years of event
+# time). The rest of a longer interval accrues at the rate of the last segment reached, so an
+# event time far from the others costs bounded work instead of a walk over every day between.
+MAX_SEGMENTS = 10_000
 
 
 class WeightSource(Protocol):
@@ -81,6 +85,8 @@ class ImpactAccrual:
         while cursor < to_time:
             change = calendar.next_change_after(cursor, horizon=to_time - cursor + timedelta(1))
             piece_end = min(change, to_time) if change is not None else to_time
+            if len(pieces) + 1 >= MAX_SEGMENTS:
+                piece_end = to_time
             value = rate(calendar.weight_at(cursor))
             if value < 0:
                 raise ValueError(f"an impact rate cannot be negative, got {value}")

@@ -17,6 +17,7 @@ from impactline.runtime.metrics import serve, watch_lag
 from impactline.runtime.settings import Settings
 from impactline.runtime.stream.changelog import state_topic
 from impactline.runtime.stream.worker import Stage, StreamWorker, Task
+from impactline.runtime.tasks import BackgroundTasks
 
 __all__ = [
     "Stage",
@@ -49,11 +50,18 @@ class StreamProcess(Service):
         return [self.worker]
 
     async def on_start(self) -> None:
-        self.add_future(self._follow_catalog())
+        # Watched: a task that fails is logged, counted (impactline_task_failures_total,
+        # impactline_task_up) and started again; one that keeps failing stops the process.
+        self.tasks = BackgroundTasks(self.worker.stage.name)
+        self.tasks.start("catalog", self._follow_catalog)
         if self.settings.metrics_port is not None:
             port = serve(self.settings.metrics_port or 0, self.settings.metrics_host)
             log.info("metrics on http://%s:%d/metrics", self.settings.metrics_host, port)
-            self.add_future(watch_lag(self.settings.require_kafka(), self.worker.group))
+            group = self.worker.group
+            self.tasks.start("lag", lambda: watch_lag(self.settings.require_kafka(), group))
+
+    async def on_stop(self) -> None:
+        await self.tasks.stop()
 
     async def _follow_catalog(self) -> None:
         settings = self.settings

@@ -57,6 +57,8 @@ from impactline.runtime.telemetry import context_from_headers
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE_S = 10.0
+"""How long a stop waits for the batch in hand to commit."""
 MAX_LINKS = 64
 """Inputs a batch span links to at most (the rest still carry their trace onward)."""
 
@@ -196,16 +198,43 @@ class StreamWorker(Service):
         self.add_future(self._run())
 
     async def on_stop(self) -> None:
-        async with self._lock:  # the turn in progress ends and commits first
+        # The turn in progress ends and commits first, unless it cannot (the broker is away):
+        # then it is abandoned, uncommitted, and read again by whoever takes the partitions.
+        try:
+            await asyncio.wait_for(self._lock.acquire(), timeout=STOP_GRACE_S)
+        except TimeoutError:
+            log.warning(
+                "%s: the batch in hand did not commit within %.0f s of the stop; leaving it "
+                "uncommitted (it is processed again after the restart)",
+                self.stage.name,
+                STOP_GRACE_S,
+            )
+            self._crash_soon(0)
+        try:
             if self._consumer is not None:
                 await self._consumer.stop()
             if self._producer is not None:
                 await self._producer.stop()
+        finally:
+            self._lock.release()
         await self.stage.stop()
 
     # -- the loop ------------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        """The loop; an error it does not know how to handle ends the process, loudly, for
+        its supervisor to start it again (a worker that only looks alive is worse)."""
+        try:
+            await self._consume()
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            log.critical(
+                "%s: the stream loop failed; stopping the process", self.stage.name, exc_info=True
+            )
+            self._crash_soon()
+
+    async def _consume(self) -> None:
         consumer = self._consumer
         while not self.should_stop:
             try:
@@ -458,10 +487,10 @@ class StreamWorker(Service):
             log.exception("%s: could not restore the committed state; stopping", self.stage.name)
             self._crash_soon()
 
-    def _crash_soon(self) -> None:
+    def _crash_soon(self, code: int = 70) -> None:
         # Nothing is committed beyond what is durable: a restart resumes exactly from there.
         logging.shutdown()
-        os._exit(70)
+        os._exit(code)
 
 
 class _Rebalance(ConsumerRebalanceListener):
