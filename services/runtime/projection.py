@@ -32,8 +32,10 @@ class Projection:
         *,
         prefix: str = "",
         batch_size: int = 500,
+        process: str = "api",
     ) -> None:
         self.name = name
+        self.process = process
         self.apply = apply
         self.producer = producer
         self.prefix = prefix
@@ -73,7 +75,7 @@ class Projection:
                     except cloudevents.DecodeError as exc:
                         letter = dead_letter_for(
                             reason=str(exc),
-                            source=f"api/{self.name}",
+                            source=f"{self.process}/{self.name}",
                             value=msg.value,
                             headers=msg.headers,
                             topic=msg.topic,
@@ -85,7 +87,7 @@ class Projection:
                             topics.DEAD_LETTERS,
                             letter,
                             key=self.name,
-                            source=f"impactline/api/{self.name}",
+                            source=f"impactline/{self.process}/{self.name}",
                             prefix=self.prefix,
                         )
             await self._apply_until_done(events)
