@@ -6,7 +6,7 @@ changes, the dashboard link). Every vendor payload is built from these.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from impactline.core.contracts import SuspectChange
@@ -140,4 +140,4 @@ def _change(change: SuspectChange) -> str:
 
 
 def _when(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M %Z").strip()
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
