@@ -2,7 +2,18 @@
 
 import typer
 
-from impactline.cli import calendar, catalog, deploy, dev, dlq, keys, run, schemas, serve
+from impactline.cli import (
+    calendar,
+    catalog,
+    deliveries,
+    deploy,
+    dev,
+    dlq,
+    keys,
+    run,
+    schemas,
+    serve,
+)
 
 app = typer.Typer(
     name="impactline",
@@ -17,6 +28,7 @@ app.add_typer(serve.app, name="serve")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(keys.app, name="keys")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(deliveries.app, name="deliveries")
 app.add_typer(deploy.app, name="deploy")
 app.command("run", help="Start everything with the demo catalog and scenario.")(run.run)
 

@@ -37,7 +37,12 @@ log = logging.getLogger(__name__)
 
 
 def notices_of(events: Iterable[Contract]) -> tuple[list[IncidentEvent], list[Notice]]:
-    """The incident events (kept as context) and every message as a notice, in order."""
+    """The incident events (kept as context) and every message as a notice.
+
+    A batch mixes topics in no particular order. Alerts and ITSM records go first, so an
+    incident resolved in the same batch as its alert's own resolve finds the alert resolved
+    already and is not passed on a second time.
+    """
     incidents: list[IncidentEvent] = []
     notices: list[Notice] = []
     for event in events:
@@ -47,7 +52,7 @@ def notices_of(events: Iterable[Contract]) -> tuple[list[IncidentEvent], list[No
             notices.append(from_itsm(event))
         elif isinstance(event, IncidentEvent):
             incidents.append(event)
-            notices.append(from_incident(event))
+    notices += [from_incident(event) for event in incidents]
     return incidents, notices
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 
 from impactline.core.contracts import IncidentEvent, SuspectChange
-from impactline.core.delivery import Holding, IncidentContext, Notice, Planned
+from impactline.core.delivery import Action, Holding, IncidentContext, Notice, Planned
 from impactline.core.delivery.escalation import Page
 from impactline.runtime.clock import Clock
 
@@ -110,12 +110,17 @@ class NotifyStore:
     async def holdings(self, subjects: Iterable[str], incidents: Iterable[str]) -> list[Holding]:
         """Which destinations already hold these subjects, or subjects of these incidents."""
         rows = await self.pool.fetch(
-            """SELECT DISTINCT destination, subject, incident_id FROM notify_deliveries
-               WHERE subject = ANY($1::text[]) OR incident_id = ANY($2::text[])""",
+            """SELECT DISTINCT ON (destination, subject) destination, subject, incident_id, action
+               FROM notify_deliveries
+               WHERE subject = ANY($1::text[]) OR incident_id = ANY($2::text[])
+               ORDER BY destination, subject, seq DESC""",
             sorted(set(subjects)),
             sorted(set(incidents)),
         )
-        return [Holding(r["destination"], r["subject"], r["incident_id"]) for r in rows]
+        return [
+            Holding(r["destination"], r["subject"], r["incident_id"], Action(r["action"]))
+            for r in rows
+        ]
 
     async def record(
         self,
@@ -414,3 +419,64 @@ def _subject(row: asyncpg.Record) -> Subject:
         row["display_ref"],
         row["state"],
     )
+
+
+# -- the command line: looking into the log and replaying dead deliveries ----------------------
+
+_FILTERS = (
+    ("status", "status = ${}"),
+    ("destination", "destination = ${}"),
+    ("incident_id", "incident_id = ${}"),
+)
+
+
+def _where(**given: str | None) -> tuple[str, list[Any]]:
+    clauses, args = [], []
+    for name, template in _FILTERS:
+        value = given.get(name)
+        if value is not None:
+            args.append(value)
+            clauses.append(template.format(len(args)))
+    ids = given.get("delivery_id")
+    if ids is not None:
+        args.append(ids)
+        clauses.append(f"delivery_id = ${len(args)}")
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+async def list_deliveries(
+    pool: asyncpg.Pool,
+    *,
+    status: str | None = None,
+    destination: str | None = None,
+    incident_id: str | None = None,
+    limit: int = 50,
+) -> list[asyncpg.Record]:
+    where, args = _where(status=status, destination=destination, incident_id=incident_id)
+    args.append(limit)
+    return await pool.fetch(
+        f"SELECT * FROM notify_deliveries{where} ORDER BY seq DESC LIMIT ${len(args)}", *args
+    )
+
+
+async def replay(
+    pool: asyncpg.Pool,
+    now: datetime,
+    *,
+    destination: str | None = None,
+    incident_id: str | None = None,
+    delivery_id: str | None = None,
+) -> int:
+    """Make dead deliveries pending again with a fresh retry budget; returns how many."""
+    where, args = _where(
+        status="dead", destination=destination, incident_id=incident_id, delivery_id=delivery_id
+    )
+    args.append(now)
+    status = await pool.execute(
+        f"""UPDATE notify_deliveries SET status = 'pending', attempts = 0,
+                next_attempt_at = ${len(args)}, lease_until = NULL, updated_at = ${len(args)},
+                last_error = 'replayed; before: ' || COALESCE(last_error, ''),
+                version = version + 1{where}""",
+        *args,
+    )
+    return int(status.split()[-1])

@@ -258,3 +258,22 @@ def test_incident_state_is_kept_from_the_event() -> None:
     notice = from_incident(case.resolved)
     assert (notice.action, notice.incident_action) == (Action.RESOLVE, IncidentAction.RESOLVED)
     assert case.resolved.state is IncidentState.RESOLVED
+
+
+def test_an_incident_resolved_after_its_alerts_resolved_asks_nothing_more() -> None:
+    case = month_end()
+    routes = route_file()
+    holdings = Holdings()
+    plan([from_alert(case.alert), from_itsm(case.record)], routes, holdings)
+    plan([from_alert(case.resolved_alert), from_itsm(case.resolved_record)], routes, holdings)
+    assert plan([from_incident(case.resolved)], routes, holdings) == []
+
+
+def test_an_incident_resolved_by_hand_while_its_alert_is_open_resolves_the_page() -> None:
+    case = month_end()
+    routes = route_file()
+    holdings = Holdings()
+    plan([from_alert(case.alert), from_itsm(case.record)], routes, holdings)
+    synced = plan([from_incident(case.resolved)], routes, holdings)
+    # The ITSM record closes with the impact's own resolve, not with the incident.
+    assert targets(synced) == {("pd-db", "resolve"), ("slack-exec", "resolve")}

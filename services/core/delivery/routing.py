@@ -42,21 +42,25 @@ class Holding:
     destination: str
     subject: str
     incident_id: str | None
+    last_action: Action | None = None
 
 
 @dataclass
 class Holdings:
-    """Which destinations hold which subjects; grows while a batch is planned, so a trigger and
-    its resolve in one batch reach the same places."""
+    """Which destinations hold which subjects, and what each was last asked; grows while a batch
+    is planned, so a trigger and its resolve in one batch reach the same places."""
 
     by_subject: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     by_incident: dict[str, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
+    last: dict[tuple[str, str], Action] = field(default_factory=dict)
 
     @classmethod
     def of(cls, held: Iterable[Holding]) -> Holdings:
         holdings = cls()
         for holding in held:
             holdings.add(holding.destination, holding.subject, holding.incident_id)
+            if holding.last_action is not None:
+                holdings.last[(holding.destination, holding.subject)] = holding.last_action
         return holdings
 
     def add(self, destination: str, subject: str, incident_id: str | None) -> None:
@@ -80,6 +84,7 @@ def plan(notices: Iterable[Notice], routes: RouteFile, holdings: Holdings) -> li
         for item in found:
             if item.notice.source is not Source.INCIDENT:
                 holdings.add(item.destination, item.subject, item.notice.incident_id)
+            holdings.last[(item.destination, item.subject)] = item.action
         planned += found
     return planned
 
@@ -142,9 +147,18 @@ def _plan_incident(notice: Notice, routes: RouteFile, holdings: Holdings) -> lis
         if destination is None:
             continue
         action = sync_action(destination.kind, notice.action)
-        if action is not None:
-            planned.append(_planned(routes, name, action, subject, notice))
+        if action is None or _settled(holdings.last.get((name, subject)), notice.action):
+            continue
+        planned.append(_planned(routes, name, action, subject, notice))
     return planned
+
+
+def _settled(last: Action | None, wanted: Action) -> bool:
+    """Whether a destination already has what an incident sync would tell it: an alert that was
+    resolved (by its own resolve) needs neither an acknowledge nor another resolve."""
+    if last is Action.RESOLVE:
+        return True
+    return wanted is Action.ACKNOWLEDGE and last in (Action.ACKNOWLEDGE, Action.NOTE)
 
 
 def sync_action(kind: DestinationKind, action: Action) -> Action | None:
