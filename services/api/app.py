@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from impactline.api.catalog_cache import CatalogCache
 from impactline.api.dashboard import router as dashboard_router
+from impactline.api.deliveries import router as deliveries_router
+from impactline.api.deliveries import start_deliveries
 from impactline.api.health_model import router as health_model_router
 from impactline.api.health_model import start_health_model
 from impactline.api.incidents import router as incidents_router
@@ -95,6 +97,7 @@ def create_app(
     app.include_router(catalog_router)
     app.include_router(incidents_router)
     app.include_router(health_model_router)
+    app.include_router(deliveries_router)
     app.include_router(stream_router)
     app.include_router(dashboard_router)
     return app
@@ -113,5 +116,7 @@ async def _start_read_models(app: FastAPI, settings: Settings, stack: AsyncExitS
     stack.push_async_callback(projection.stop)
     health = await start_health_model(app, settings, pool, producer)
     stack.push_async_callback(health.stop)
+    deliveries = await start_deliveries(app, settings, pool, producer)
+    stack.push_async_callback(deliveries.stop)
     feeder = await start_stream(app, settings)
     stack.push_async_callback(feeder.stop)
