@@ -31,6 +31,8 @@ from impactline.runtime.kafka import publish
 from impactline.runtime.problems import Problem
 
 router = APIRouter(prefix="/v1/inbound", tags=["back-sync"])
+# Vendors' callbacks are a few kilobytes; anything far larger is refused before it is read.
+MAX_BODY_BYTES = 1024 * 1024
 Operator = Annotated[Principal, Depends(require_scope("admin"))]
 
 
@@ -72,7 +74,7 @@ async def pagerduty(destination: str, request: Request) -> JSONResponse:
 )
 async def jira(destination: str, request: Request) -> JSONResponse:
     secret = _secret(request, destination, DestinationKind.JIRA, "webhook_secret")
-    body = await request.body()
+    body = await _body(request)
     _verified(signing.verify_jira, [secret], request.headers.get(signing.JIRA_HEADER), body)
     statuses = request.app.state.routes.destinations[destination].acknowledge_statuses
     sync = _read(body, lambda data: backsync.from_jira(data, statuses))
@@ -87,7 +89,17 @@ async def jira(destination: str, request: Request) -> JSONResponse:
 )
 async def servicenow(destination: str, request: Request, _: Operator) -> JSONResponse:
     _destination(request, destination, DestinationKind.SERVICENOW)
-    return await _apply(request, destination, _read(await request.body(), backsync.from_servicenow))
+    return await _apply(request, destination, _read(await _body(request), backsync.from_servicenow))
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise Problem(413, "Body too large", f"at most {MAX_BODY_BYTES} bytes are accepted")
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise Problem(413, "Body too large", f"at most {MAX_BODY_BYTES} bytes are accepted")
+    return body
 
 
 def _destination(request: Request, name: str, kind: DestinationKind) -> Any:
