@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from impactline.core import topics
-from impactline.core.contracts import DeliveryStatus
+from impactline.core.contracts import DeadLetter, DeliveryStatus
 from impactline.notify.store import replay
+from impactline.runtime.kafka import new_producer, topic_name
 from tests.delivery_cases import month_end
 from tests.helpers import wait_for
 from tests.integration.notify_support import FAST, Env, env, records_for, route_file
@@ -290,3 +291,32 @@ async def test_deliveries_wait_out_a_burst_at_the_rate_limit(env: Env) -> None:
     # 4 per second with a burst of 1: five sends span at least a second.
     assert times[-1] - times[0] >= 0.9, times
     await asyncio.sleep(0)
+
+
+async def test_a_message_that_is_no_alert_is_a_dead_letter_and_delivery_goes_on(env: Env) -> None:
+    v = env.vendors
+    routes = route_file(
+        v, routes=[{"name": "page", "when": {"priority": ["P1"]}, "to": ["pagerduty-database"]}]
+    )
+    alerts = topic_name(topics.ALERTS, env.settings.topic_prefix)
+    async with env.notify(routes) as notify, env.tail(topics.DEAD_LETTERS) as letters:
+        producer = new_producer(env.settings.require_kafka(), "poison-test")
+        await producer.start()
+        try:
+            await producer.send_and_wait(alerts, value=b"{not an alert", key=b"k")
+        finally:
+            await producer.stop()
+        case = month_end("after-poison")
+        await env.send((topics.ALERTS, case.alert, case.alert.dedup_key))
+        await wait_for(lambda: v.pd.accepted, timeout=60, message="the page after the poison")
+
+        async def letter() -> list[DeadLetter]:
+            return [d for d in await letters() if isinstance(d, DeadLetter)]
+
+        [dead] = await wait_for(letter, timeout=30, message="the dead letter")
+        assert (dead.source, dead.original_topic) == ("notify/notify", alerts)
+        assert dead.payload == "{not an alert"
+        async with notify.client() as client:
+            ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["destinations"] == sorted(route_file(v).destinations)
