@@ -6,6 +6,7 @@ of a delivery) into its own `view_deliveries` table, keeping the newest version 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -71,23 +72,35 @@ class DeliveryStore:
             await self.pool.executemany(_UPSERT, rows)
         return len(rows)
 
-    async def list(
-        self, filters: dict[str, Any], *, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
+    async def list(self, where: DeliveryFilter, *, limit: int, offset: int) -> list[dict[str, Any]]:
         clauses, args = [], []
-        for column, value in filters.items():
+        for column, value, op in (
+            ("incident_id", where.incident_id, "="),
+            ("destination", where.destination, "="),
+            ("kind", where.kind, "="),
+            ("status", where.status, "="),
+            ("updated_at", where.since, ">="),
+            ("updated_at", where.until, "<"),
+        ):
             if value is not None:
                 args.append(value)
-                op = ">=" if column == "since" else "<" if column == "until" else "="
-                field = "updated_at" if column in ("since", "until") else column
-                clauses.append(f"{field} {op} ${len(args)}")
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+                clauses.append(f"{column} {op} ${len(args)}")
+        sql = f"SELECT {_COLUMNS} FROM view_deliveries"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
         args += [limit, offset]
-        sql = (
-            f"SELECT {_COLUMNS} FROM view_deliveries{where} "
-            f"ORDER BY created_at DESC, delivery_id LIMIT ${len(args) - 1} OFFSET ${len(args)}"
-        )
+        sql += f" ORDER BY created_at DESC, delivery_id LIMIT ${len(args) - 1} OFFSET ${len(args)}"
         return [dict(r) for r in await self.pool.fetch(sql, *args)]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    incident_id: str | None = None
+    destination: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class Delivery(BaseModel):
@@ -137,15 +150,15 @@ async def list_deliveries(
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0),
 ) -> DeliveryPage:
-    filters = {
-        "incident_id": incident_id,
-        "destination": destination,
-        "kind": kind.value if kind else None,
-        "status": status.value if status else None,
-        "since": since,
-        "until": until,
-    }
-    rows = await store.list(filters, limit=limit + 1, offset=offset)
+    where = DeliveryFilter(
+        incident_id=incident_id,
+        destination=destination,
+        kind=kind.value if kind else None,
+        status=status.value if status else None,
+        since=since,
+        until=until,
+    )
+    rows = await store.list(where, limit=limit + 1, offset=offset)
     more = len(rows) > limit
     next_url = (
         str(request.url.include_query_params(offset=offset + limit, limit=limit)) if more else None

@@ -14,8 +14,8 @@ from rich.table import Table
 
 from impactline.cli.keys import database_url
 from impactline.core.delivery import DeliveryConfigError, load_route_file
+from impactline.notify.admin import list_deliveries, replay
 from impactline.notify.secrets import Secrets, SecretsMissing
-from impactline.notify.store import list_deliveries, replay
 from impactline.runtime.db import create_pool, migrate
 from impactline.runtime.settings import Settings
 

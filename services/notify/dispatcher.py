@@ -17,10 +17,11 @@ from datetime import timedelta
 
 from prometheus_client import Counter, Gauge
 
-from impactline.core.delivery.config import DeliveryPolicy
+from impactline.core.delivery.destinations import DeliveryPolicy
 from impactline.core.delivery.policy import CircuitBreaker, CircuitState, TokenBucket, retry_delay
+from impactline.notify.rows import Delivery
 from impactline.notify.senders import Result, Sender
-from impactline.notify.store import Delivery, NotifyStore
+from impactline.notify.store import NotifyStore
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import httpx
 
 from impactline.core.contracts import DestinationKind
 from impactline.core.delivery import Action, IncidentContext, explain
-from impactline.core.delivery.config import Jira, ServiceNow, Slack
+from impactline.core.delivery.destinations import Jira, ServiceNow, Slack
 from impactline.core.delivery.explain import Explained
 from impactline.core.delivery.vendors import (
     jira,
@@ -27,8 +27,8 @@ from impactline.core.delivery.vendors import (
     webhook,
 )
 from impactline.core.delivery.vendors.request import HttpRequest, Verdict, judge
+from impactline.notify.rows import Delivery, Subject
 from impactline.notify.secrets import Secrets
-from impactline.notify.store import Delivery, Subject
 from impactline.runtime.clock import Clock
 
 _STATES = {

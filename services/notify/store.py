@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +17,7 @@ import asyncpg
 from impactline.core.contracts import IncidentEvent, SuspectChange
 from impactline.core.delivery import Action, Holding, IncidentContext, Notice, Planned
 from impactline.core.delivery.escalation import Page
+from impactline.notify.rows import Delivery, Subject, subject_of
 from impactline.runtime.clock import Clock
 
 _INSERT = """
@@ -58,46 +58,6 @@ ON CONFLICT (incident_id) DO UPDATE SET
     event_time = EXCLUDED.event_time
 WHERE notify_incidents.event_time <= EXCLUDED.event_time
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One row of the delivery log, as a dispatcher works on it."""
-
-    delivery_id: str
-    destination: str
-    kind: str
-    action: str
-    subject: str
-    source_topic: str
-    source_event_id: str
-    incident_id: str | None
-    service_id: str | None
-    priority: str | None
-    notice: Notice
-    status: str
-    attempts: int
-    last_error: str | None
-    external_ref: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, row: asyncpg.Record) -> Delivery:
-        return cls(
-            **{k: row[k] for k in cls.__slots__ if k != "notice"},  # type: ignore[attr-defined]
-            notice=Notice.model_validate_json(row["notice"]),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    destination: str
-    subject: str
-    incident_id: str | None
-    external_ref: str | None
-    display_ref: str | None
-    state: str
 
 
 class NotifyStore:
@@ -211,7 +171,7 @@ class NotifyStore:
             destination,
             subject,
         )
-        return _subject(row) if row else None
+        return subject_of(row) if row else None
 
     async def incident(self, incident_id: str | None) -> IncidentContext | None:
         if incident_id is None:
@@ -335,7 +295,7 @@ class NotifyStore:
             destination,
             key,
         )
-        return _subject(row) if row else None
+        return subject_of(row) if row else None
 
     # -- escalation ----------------------------------------------------------------------------
 
@@ -408,75 +368,3 @@ def _insert_args(item: Planned, now: datetime) -> tuple[Any, ...]:
         notice.model_dump_json(),
         now,
     )
-
-
-def _subject(row: asyncpg.Record) -> Subject:
-    return Subject(
-        row["destination"],
-        row["subject"],
-        row["incident_id"],
-        row["external_ref"],
-        row["display_ref"],
-        row["state"],
-    )
-
-
-# -- the command line: looking into the log and replaying dead deliveries ----------------------
-
-_FILTERS = (
-    ("status", "status = ${}"),
-    ("destination", "destination = ${}"),
-    ("incident_id", "incident_id = ${}"),
-)
-
-
-def _where(**given: str | None) -> tuple[str, list[Any]]:
-    clauses, args = [], []
-    for name, template in _FILTERS:
-        value = given.get(name)
-        if value is not None:
-            args.append(value)
-            clauses.append(template.format(len(args)))
-    ids = given.get("delivery_id")
-    if ids is not None:
-        args.append(ids)
-        clauses.append(f"delivery_id = ${len(args)}")
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
-
-
-async def list_deliveries(
-    pool: asyncpg.Pool,
-    *,
-    status: str | None = None,
-    destination: str | None = None,
-    incident_id: str | None = None,
-    limit: int = 50,
-) -> list[asyncpg.Record]:
-    where, args = _where(status=status, destination=destination, incident_id=incident_id)
-    args.append(limit)
-    return await pool.fetch(
-        f"SELECT * FROM notify_deliveries{where} ORDER BY seq DESC LIMIT ${len(args)}", *args
-    )
-
-
-async def replay(
-    pool: asyncpg.Pool,
-    now: datetime,
-    *,
-    destination: str | None = None,
-    incident_id: str | None = None,
-    delivery_id: str | None = None,
-) -> int:
-    """Make dead deliveries pending again with a fresh retry budget; returns how many."""
-    where, args = _where(
-        status="dead", destination=destination, incident_id=incident_id, delivery_id=delivery_id
-    )
-    args.append(now)
-    status = await pool.execute(
-        f"""UPDATE notify_deliveries SET status = 'pending', attempts = 0,
-                next_attempt_at = ${len(args)}, lease_until = NULL, updated_at = ${len(args)},
-                last_error = 'replayed; before: ' || COALESCE(last_error, ''),
-                version = version + 1{where}""",
-        *args,
-    )
-    return int(status.split()[-1])

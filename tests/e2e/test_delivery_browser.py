@@ -18,7 +18,8 @@ import httpx
 import pytest
 import yaml
 
-from impactline.runtime.system import RunningSystem, wait_ready
+from impactline.runtime.settings import Settings
+from impactline.runtime.system import RunningSystem, start_system, wait_ready
 from tests.e2e.conftest import free_port
 from tests.e2e.test_dashboard_browser import LONDON, P1_CARD, Browser, browser, post
 from tests.helpers import wait_for
@@ -75,6 +76,24 @@ def route_file(receivers: Receivers, dashboard: str) -> dict[str, Any]:
             {"name": "records", "when": {"source": ["itsm"]}, "to": ["servicenow"]},
         ],
     }
+
+
+@pytest.fixture(scope="module")
+async def system(
+    e2e_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningSystem]:
+    """The system, its API on any free port: 8080 may still be closing after another module's
+    system, or be taken by something else on the machine."""
+    running = await start_system(
+        e2e_settings,
+        ingest_port=free_port(),
+        api_port=free_port(),
+        log_dir=tmp_path_factory.mktemp("logs"),
+    )
+    try:
+        yield running
+    finally:
+        await asyncio.to_thread(running.stop)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from impactline.core.delivery import Action, IncidentContext, Notice, explain, from_alert, from_itsm
-from impactline.core.delivery.config import Jira, Opsgenie, PagerDuty, ServiceNow, Slack
+from impactline.core.delivery.destinations import Jira, Opsgenie, PagerDuty, ServiceNow, Slack
 from impactline.core.delivery.signing import verify
 from impactline.core.delivery.vendors import (
     jira,

@@ -19,7 +19,7 @@ from impactline.core.delivery.backsync import (
     from_pagerduty,
     from_servicenow,
 )
-from impactline.core.delivery.config import Backoff, Circuit, RateLimit
+from impactline.core.delivery.destinations import Backoff, Circuit, RateLimit
 from impactline.core.delivery.escalation import Page, due_steps, next_due
 from impactline.core.delivery.policy import CircuitBreaker, CircuitState, TokenBucket, retry_delay
 from impactline.core.delivery.signing import (

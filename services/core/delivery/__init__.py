@@ -3,14 +3,8 @@ to destinations, the readable impact explanation, the vendors' request formats, 
 retry pacing, escalation and what comes back (back-sync). The notify process is the shell.
 """
 
-from impactline.core.delivery.config import (
-    ACCEPTS,
-    DeliveryConfigError,
-    DeliveryPolicy,
-    RouteFile,
-    SecretRef,
-    Source,
-)
+from impactline.core.delivery.config import ACCEPTS, DeliveryConfigError, RouteFile, Source
+from impactline.core.delivery.destinations import DeliveryPolicy, SecretRef
 from impactline.core.delivery.explain import Explained, IncidentContext, explain
 from impactline.core.delivery.loader import load_route_file
 from impactline.core.delivery.notice import Action, Notice, from_alert, from_incident, from_itsm

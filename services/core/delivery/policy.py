@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from tenacity import RetryCallState, wait_exponential_jitter
 
-from impactline.core.delivery.config import Backoff, Circuit, RateLimit
+from impactline.core.delivery.destinations import Backoff, Circuit, RateLimit
 
 
 def retry_delay(backoff: Backoff, failures: int, retry_after_s: float | None = None) -> float:

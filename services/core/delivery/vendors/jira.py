@@ -16,7 +16,7 @@ import hashlib
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from impactline.core.delivery.config import Jira
+from impactline.core.delivery.destinations import Jira
 from impactline.core.delivery.explain import Explained, clip
 from impactline.core.delivery.notice import Action
 from impactline.core.delivery.vendors.request import HttpRequest, json_request

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import quote
 
-from impactline.core.delivery.config import Opsgenie
+from impactline.core.delivery.destinations import Opsgenie
 from impactline.core.delivery.explain import Explained, clip
 from impactline.core.delivery.notice import Action
 from impactline.core.delivery.vendors.request import HttpRequest, json_request

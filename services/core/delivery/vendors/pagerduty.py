@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from impactline.core.delivery.config import PagerDuty
+from impactline.core.delivery.destinations import PagerDuty
 from impactline.core.delivery.explain import Explained, clip
 from impactline.core.delivery.notice import Action
 from impactline.core.delivery.vendors.request import HttpRequest, json_request

@@ -15,7 +15,7 @@ import base64
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from impactline.core.delivery.config import ServiceNow
+from impactline.core.delivery.destinations import ServiceNow
 from impactline.core.delivery.explain import Explained, clip
 from impactline.core.delivery.notice import Action
 from impactline.core.delivery.vendors.request import HttpRequest, json_request

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from impactline.core.delivery.config import Slack
+from impactline.core.delivery.destinations import Slack
 from impactline.core.delivery.explain import Explained, clip
 from impactline.core.delivery.vendors.request import HttpRequest, json_request
 
