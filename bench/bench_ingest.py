@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ import httpx
 import uvloop
 
 from impactline.core import cloudevents, topics
+from impactline.core.catalog import load_catalog
 from impactline.core.contracts import TelemetryEvent
 from impactline.ingest.sink import KafkaSink
 from impactline.runtime.embedded import EmbeddedKafka
@@ -46,12 +48,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# CIs of the demo catalog that ingest loads, so every event is bound as in production.
+DEMO_CIS = sorted(load_catalog([Path(__file__).resolve().parent.parent / "deploy" / "catalog"]).cis)
+NOW = datetime.now(UTC).isoformat()  # inside ingest's event-time window whenever it runs
+
+
 def event(n: int, run: str) -> dict[str, Any]:
     return {
         "id": f"{run}-{n}",
-        "ci_id": f"db-{n % 500:03d}",
+        "ci_id": DEMO_CIS[n % len(DEMO_CIS)],
         "state": "degraded" if n % 3 else "ok",
-        "time": "2026-11-30T10:00:00Z",
+        "time": NOW,
         "source": "bench",
         "summary": "p99 latency above threshold",
         "metric": "latency_p99_ms",

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from impactline.api.catalog_cache import CatalogCache
 from impactline.api.dashboard import router as dashboard_router
+from impactline.api.deliveries import router as deliveries_router
+from impactline.api.deliveries import start_deliveries
 from impactline.api.health_model import router as health_model_router
 from impactline.api.health_model import start_health_model
 from impactline.api.incidents import router as incidents_router
@@ -84,12 +86,15 @@ def create_app(
             app.state.clock = wall
             tasks = BackgroundTasks("api")
             app.state.tasks = tasks
-            if read_models:
-                await _start_read_models(app, settings, stack)
-            tasks.start("catalog-cache", app.state.catalog.watch)
-            # Registered last, so it runs first: the tasks end before what they use closes.
-            stack.push_async_callback(tasks.stop)
-            yield
+            # The tasks stop before the stack closes what they use, and also when starting
+            # fails half-way: a process whose startup failed must be free to exit.
+            try:
+                if read_models:
+                    await _start_read_models(app, settings, stack)
+                tasks.start("catalog-cache", app.state.catalog.watch)
+                yield
+            finally:
+                await tasks.stop()
 
     app = create_http_app(
         "impactline API",
@@ -109,6 +114,7 @@ def create_app(
     app.include_router(incidents_router)
     app.include_router(health_model_router)
     app.include_router(unbound_router)
+    app.include_router(deliveries_router)
     app.include_router(stream_router)
     app.include_router(dashboard_router)
     return app
@@ -129,5 +135,7 @@ async def _start_read_models(app: FastAPI, settings: Settings, stack: AsyncExitS
     stack.push_async_callback(health.stop)
     unbound = await start_unbound(app, settings, pool, producer)
     stack.push_async_callback(unbound.stop)
+    deliveries = await start_deliveries(app, settings, pool, producer)
+    stack.push_async_callback(deliveries.stop)
     feeder = await start_stream(app, settings)
     stack.push_async_callback(feeder.stop)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from impactline.api.responses import Health, Readiness, problem
 from impactline.runtime.catalog_store import CatalogStore
 from impactline.runtime.problems import Problem
-from impactline.runtime.tasks import BackgroundTasks
+from impactline.runtime.tasks import tasks_ready
 
 router = APIRouter(tags=["health"])
 
@@ -24,16 +24,7 @@ async def healthz() -> Health:
 )
 async def readyz(request: Request) -> Readiness:
     store: CatalogStore = request.app.state.store
-    tasks: BackgroundTasks | None = getattr(request.app.state, "tasks", None)
-    if tasks is not None and not tasks.healthy:
-        down = ", ".join(n for n, s in tasks.report().items() if s["state"] != "running")
-        raise Problem(
-            503,
-            "Not ready",
-            f"background tasks not running: {down}",
-            headers={"Retry-After": "5"},
-            tasks=tasks.report(),
-        )
+    report = tasks_ready(request.app.state)
     try:
         version = await store.head_version()
     except Exception as exc:
@@ -43,5 +34,4 @@ async def readyz(request: Request) -> Readiness:
             f"the database is not reachable ({type(exc).__name__})",
             headers={"Retry-After": "5"},
         ) from None
-    report = tasks.report() if tasks is not None else {}
     return Readiness(status="ready", catalog_version=version, tasks=report)

@@ -1,6 +1,6 @@
-"""The live stream: impact, incident and service-health events as Server-Sent Events.
+"""The live stream: impact, incident, service-health and delivery events as Server-Sent Events.
 
-A group-less consumer in the API process reads the three topics into a bounded in-memory ring.
+A group-less consumer in the API process reads the four topics into a bounded in-memory ring.
 Every event gets the id `<boot>-<seq>`: `boot` is random per process start, `seq` grows by one
 per event. A client that reconnects with `Last-Event-ID` gets what it missed:
 
@@ -36,7 +36,13 @@ from fastapi.responses import StreamingResponse
 from impactline.api.catalog_cache import CatalogCache
 from impactline.api.responses import READ_ERRORS
 from impactline.core import cloudevents, topics
-from impactline.core.contracts import Contract, ImpactEvent, IncidentEvent, ServiceHealthEvent
+from impactline.core.contracts import (
+    Contract,
+    DeliveryRecord,
+    ImpactEvent,
+    IncidentEvent,
+    ServiceHealthEvent,
+)
 from impactline.runtime.auth import (
     KeyStore,
     Principal,
@@ -56,8 +62,9 @@ KINDS: dict[str, str] = {
     topics.IMPACT.name: "impact",
     topics.INCIDENTS.name: "incident",
     topics.SERVICE_HEALTH.name: "service-health",
+    topics.DELIVERIES.name: "delivery",
 }
-SOURCES = (topics.IMPACT, topics.INCIDENTS, topics.SERVICE_HEALTH)
+SOURCES = (topics.IMPACT, topics.INCIDENTS, topics.SERVICE_HEALTH, topics.DELIVERIES)
 KEEPALIVE_S = 15.0
 RETRY_MS = 3000
 
@@ -141,6 +148,8 @@ def scope_of(event: Contract, domain_of: Callable[[str], str | None]) -> tuple[s
         services = {event.service_id}
     elif isinstance(event, IncidentEvent):
         services = set(event.affected_services)
+    elif isinstance(event, DeliveryRecord):
+        services = {event.service_id} if event.service_id else set()
     else:
         return set(), set()
     domains = {d for d in map(domain_of, services) if d is not None}
@@ -325,13 +334,14 @@ router = APIRouter(tags=["live stream"])
 
 @router.get(
     "/v1/stream",
-    summary="Live impact, incident and service-health events (Server-Sent Events)",
-    description="`text/event-stream` with events named `impact`, `incident` and "
-    "`service-health` whose `data` is the topic's JSON payload, plus `ready` (the position, "
-    "sent first) and `reset` (reload state from the query API: the position asked for is no "
-    "longer held). Ids are `<boot>-<seq>`: reconnect with `Last-Event-ID` (header, or the "
-    "`last_event_id` parameter) to get what was missed. Without it the stream starts live. "
-    "Filter with `domain` (business domain) and `service`.",
+    summary="Live impact, incident, service-health and delivery events (Server-Sent Events)",
+    description="`text/event-stream` with events named `impact`, `incident`, "
+    "`service-health` and `delivery` whose `data` is the topic's JSON payload (a delivery "
+    "is notify's latest word on one message to a pager, chat or ITSM tool), plus `ready` "
+    "(the position, sent first) and `reset` (reload state from the query API: the position "
+    "asked for is no longer held). Ids are `<boot>-<seq>`: reconnect with `Last-Event-ID` "
+    "(header, or the `last_event_id` parameter) to get what was missed. Without it the "
+    "stream starts live. Filter with `domain` (business domain) and `service`.",
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "The event stream."},

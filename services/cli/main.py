@@ -6,6 +6,7 @@ from impactline.cli import (
     bind,
     calendar,
     catalog,
+    deliveries,
     deploy,
     dev,
     dlq,
@@ -31,6 +32,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(bind.app, name="bind")
 app.add_typer(unbound.app, name="unbound")
+app.add_typer(deliveries.app, name="deliveries")
 app.add_typer(deploy.app, name="deploy")
 app.command("run", help="Start everything with the demo catalog and scenario.")(run.run)
 

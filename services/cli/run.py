@@ -128,6 +128,12 @@ def _print_where_to_look(system: RunningSystem, bootstrap: str, log_dir: Path) -
     console.print(f"  [bold]dashboard[/bold]      {system.api_url}/   (paste the API key once)")
     console.print(f"  ingest API     {system.ingest_url}/docs   (POST /v1/events)")
     console.print(f"  query API      {system.api_url}/docs   (services, incidents, catalog)")
+    if system.notify_url is not None:
+        console.print(f"  notify         {system.notify_url}/docs   (deliveries, back-sync)")
+    elif system.notify_skipped is not None:
+        first = system.notify_skipped.splitlines()[0]
+        console.print(f"  notify         not started: {first}", markup=False)
+        console.print("                 (`impactline deliveries check` lists what is missing)")
     console.print(f"  API key        in {key_file} (admin scope, new each run)")
     console.print(f"  Kafka          {bootstrap}   topics: impact.all, impact.<domain>, ...")
     console.print(f"  logs           {log_dir}/")

@@ -92,3 +92,17 @@ def correlate(log_level: LogOpt = "info", worker_id: WorkerIdOpt = None) -> None
 def impact(log_level: LogOpt = "info", worker_id: WorkerIdOpt = None) -> None:
     """The impact stream worker: service health to experience-impact events and the ledger."""
     _stream("impact", log_level, worker_id)
+
+
+@app.command()
+def notify(
+    port: Annotated[
+        int, typer.Option(help="Port of the back-sync, health and metrics API.")
+    ] = 8082,
+    host: HostOpt = "127.0.0.1",
+    log_level: LogOpt = "info",
+) -> None:
+    """The delivery service: alerts and ITSM records to PagerDuty, Opsgenie, Slack, Teams,
+    ServiceNow, Jira and webhooks (route file: IMPACTLINE_NOTIFY_ROUTES), and their
+    acknowledgements back."""
+    _http("notify", host, port, log_level)

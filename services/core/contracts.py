@@ -390,6 +390,31 @@ class ImpactEvent(Contract):
     catalog_version: Count = Field(ge=0)
 
 
+class ImpactExplanation(Contract):
+    """Why an alert or ITSM record says what it says, in business terms, for the people it
+    reaches: which service, how many users and which personas, the calendar period and its
+    weight, the business impact minutes so far, and the correlated incident it belongs to.
+
+    Resolutions carry what the episode still knows (no users or personas: nobody is affected).
+    """
+
+    episode_id: str = Field(description="The impact episode the alert or record stands for.")
+    incident_id: str | None = Field(default=None, description="The correlated incident.")
+    correlation_domain: str
+    started_at: AwareDatetime = Field(description="When the episode began.")
+    cause_ci_id: Identifier
+    service_name: str | None = None
+    business_domain: str | None = None
+    users_affected: int | None = Field(default=None, ge=0)
+    personas_affected: list[str] = Field(default_factory=list)
+    calendar_period: str | None = Field(default=None, description="e.g. `month-end-close`.")
+    active_periods: list[str] = Field(default_factory=list)
+    calendar_weight: float | None = Field(default=None, ge=0)
+    impact_rate: float | None = Field(default=None, ge=0)
+    business_impact_minutes: float = Field(ge=0)
+    visibility_reasons: list[str] = Field(default_factory=list)
+
+
 class AlertEvent(Contract):
     """A prioritised alert for the on-call engineer."""
 
@@ -403,6 +428,9 @@ class AlertEvent(Contract):
     incident_id: Reference | None = None
     time: AwareDatetime
     resolved: bool = False
+    explanation: ImpactExplanation | None = Field(
+        default=None, description="The business impact behind the alert, when one is known."
+    )
 
 
 class XlaReportReason(StrEnum):
@@ -484,6 +512,59 @@ class ItsmIncidentEvent(Contract):
         ge=0, description="Accrued since the record was created; planned work is not counted."
     )
     time: AwareDatetime
+    explanation: ImpactExplanation | None = Field(
+        default=None, description="The business impact behind the record, when one is known."
+    )
+
+
+class DestinationKind(StrEnum):
+    """The tools notify delivers to."""
+
+    PAGERDUTY = "pagerduty"
+    OPSGENIE = "opsgenie"
+    SLACK = "slack"
+    TEAMS = "teams"
+    SERVICENOW = "servicenow"
+    JIRA = "jira"
+    WEBHOOK = "webhook"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    """Waiting for its first attempt, or for the next one after a failure."""
+    SENT = "sent"
+    """The destination accepted it."""
+    SKIPPED = "skipped"
+    """Nothing to do at the destination (e.g. resolving a record that was never created)."""
+    DEAD = "dead"
+    """Refused for good or out of retries; kept with the reason and replayable."""
+
+
+class DeliveryRecord(Contract):
+    """The latest state of one delivery to one destination: published by notify on every change,
+    so other processes (the API's delivery view) know what reached whom without reading notify's
+    tables. `version` grows with every change; a reader keeps the highest per `delivery_id`."""
+
+    id: EventId = Field(description="`delivery_id` and `version`: unique per change.")
+    delivery_id: str
+    version: int = Field(ge=1)
+    destination: str = Field(description="The destination's name in the route file.")
+    kind: DestinationKind
+    action: str = Field(description="What was asked of the destination: trigger, resolve, ...")
+    source_topic: str = Field(description="alerts, itsm, incidents, or escalation.")
+    source_event_id: EventId
+    subject: str = Field(description="What the destination tracks: dedup key, record key.")
+    incident_id: str | None = None
+    service_id: str | None = None
+    priority: Priority | None = None
+    status: DeliveryStatus
+    attempts: int = Field(ge=0)
+    last_error: str | None = Field(default=None, max_length=2000)
+    external_ref: str | None = Field(
+        default=None, description="The destination's own reference: INC0010001, PROJ-42, ..."
+    )
+    created_at: AwareDatetime
+    time: AwareDatetime = Field(description="When this state was reached (wall clock).")
 
 
 class DeadLetter(Contract):

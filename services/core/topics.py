@@ -117,6 +117,14 @@ ITSM = Topic(
     "incident_id",
     "Incident create/update/resolve records for ITSM tools.",
 )
+DELIVERIES = Topic(
+    "deliveries",
+    c.DeliveryRecord,
+    "io.impactline.delivery.v1",
+    "incident_id",
+    "What notify delivered to pagers, chat and ITSM tools: the latest state of each delivery "
+    "(pending, sent, skipped, dead) with attempts and the destination's own reference.",
+)
 DEAD_LETTERS = Topic(
     "dead-letters",
     c.DeadLetter,
@@ -159,6 +167,7 @@ REGISTRY: tuple[Topic, ...] = (
     ALERTS,
     ITSM,
     XLA,
+    DELIVERIES,
     DEAD_LETTERS,
     UNBOUND,
     CATALOG,

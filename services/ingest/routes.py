@@ -10,7 +10,7 @@ from impactline.ingest.access import IngestPrincipal, PagerDutyPrincipal
 from impactline.ingest.intake import Format, handle, state_of
 from impactline.runtime.auth import Principal
 from impactline.runtime.problems import Problem
-from impactline.runtime.tasks import BackgroundTasks
+from impactline.runtime.tasks import tasks_ready
 
 router = APIRouter()
 
@@ -129,17 +129,7 @@ async def healthz() -> dict[str, str]:
     "/readyz", summary="Readiness: the broker accepts events and every background task runs"
 )
 async def readyz(request: Request) -> dict[str, object]:
-    tasks: BackgroundTasks | None = getattr(request.app.state, "tasks", None)
-    report = tasks.report() if tasks is not None else {}
-    if tasks is not None and not tasks.healthy:
-        down = ", ".join(n for n, s in report.items() if s["state"] != "running")
-        raise Problem(
-            503,
-            "Not ready",
-            f"background tasks not running: {down}",
-            headers={"Retry-After": "5"},
-            tasks=report,
-        )
+    report = tasks_ready(request.app.state)
     if not await state_of(request).sink.ready():
         raise Problem(503, "Not ready", "the broker is not reachable", headers={"Retry-After": "5"})
     return {"status": "ready", "tasks": report}

@@ -45,8 +45,10 @@ class Projection:
         *,
         prefix: str = "",
         batch_size: int = 500,
+        process: str = "api",
     ) -> None:
         self.name = name
+        self.process = process
         self.apply = apply
         self.producer = producer
         self.prefix = prefix
@@ -138,7 +140,7 @@ class Projection:
     async def _dead_letter(self, msg: Any, reason: str) -> None:
         letter = dead_letter_for(
             reason=reason,
-            source=f"api/{self.name}",
+            source=f"{self.process}/{self.name}",
             value=msg.value,
             headers=msg.headers,
             topic=msg.topic,
@@ -153,7 +155,7 @@ class Projection:
                     topics.DEAD_LETTERS,
                     letter,
                     key=self.name,
-                    source=f"impactline/api/{self.name}",
+                    source=f"impactline/{self.process}/{self.name}",
                     prefix=self.prefix,
                 )
                 self.dead_lettered += 1

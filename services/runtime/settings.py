@@ -149,6 +149,12 @@ class Settings(BaseSettings):
         validation_alias="IMPACTLINE_ROUTING",
         description="YAML rules adding impact topics beyond impact.all and impact.<domain>.",
     )
+    notify_routes: Path | None = Field(
+        default_factory=lambda: _deploy("notify", "routes.yaml"),
+        validation_alias="IMPACTLINE_NOTIFY_ROUTES",
+        description="The notify route file: destinations, routes and escalation targets "
+        "(docs/delivery.md). Secrets in it are references to variables or files.",
+    )
     accrual_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -15,6 +15,8 @@ import httpx
 
 from impactline.core import topics
 from impactline.core.catalog import load_catalog
+from impactline.core.delivery import DeliveryConfigError, load_route_file
+from impactline.notify.secrets import Secrets, SecretsMissing
 from impactline.runtime.auth import generate_key
 from impactline.runtime.catalog_publisher import store_and_publish
 from impactline.runtime.db import migrate
@@ -25,6 +27,7 @@ from impactline.runtime.supervisor import Supervisor
 
 SERVICES = ("ingest", "correlate", "impact", "api")
 DEFAULT_API_PORT = 8080
+DEFAULT_NOTIFY_PORT = 8082
 
 
 @dataclass
@@ -34,6 +37,8 @@ class RunningSystem:
     ingest_url: str
     api_key: str
     api_url: str
+    notify_url: str | None = None
+    notify_skipped: str | None = None
 
     def stop(self) -> None:
         self.supervisor.stop()
@@ -91,11 +96,18 @@ async def start_system(
     log_dir: Path,
     api_port: int | None = None,
     workers: int = 1,
+    notify: bool | None = None,
     ready_timeout_s: float = 90.0,
 ) -> RunningSystem:
     """Start every service process and wait until ingest and the API are ready; stop them all
     on failure. `api_port` None: 8080 when free, else any free port. `workers` processes of
-    each stream service join one consumer group (see `worker_names`)."""
+    each stream service join one consumer group (see `worker_names`). `notify` starts the
+    delivery service too (None: when the route file loads and every secret it names can be
+    read; otherwise `RunningSystem.notify_skipped` says why it was left out)."""
+    notify_skipped = None
+    if notify is None:
+        notify_skipped = notify_unready(settings)
+        notify = notify_skipped is None
     names = {service: worker_names(service, workers) for service in STREAM_SERVICES}
     await prepare(settings)
     key = write_dev_key(settings.state_dir)
@@ -107,15 +119,38 @@ async def start_system(
                 supervisor.start(name, "serve", service, "--worker-id", name)
         api_port = api_port or free_port(DEFAULT_API_PORT)
         supervisor.start("api", "serve", "api", "--port", str(api_port))
+        notify_url = None
+        if notify:
+            notify_port = free_port(DEFAULT_NOTIFY_PORT)
+            supervisor.start("notify", "serve", "notify", "--port", str(notify_port))
+            notify_url = f"http://127.0.0.1:{notify_port}"
         url = f"http://127.0.0.1:{ingest_port}"
         api_url = f"http://127.0.0.1:{api_port}"
         await wait_ready(f"{url}/readyz", supervisor, ready_timeout_s)
         await wait_ready(f"{api_url}/readyz", supervisor, ready_timeout_s)
+        if notify_url is not None:
+            await wait_ready(f"{notify_url}/readyz", supervisor, ready_timeout_s)
         await wait_workers(supervisor, ready_timeout_s)
     except BaseException:
         supervisor.stop()
         raise
-    return RunningSystem(settings, supervisor, url, key, api_url)
+    return RunningSystem(settings, supervisor, url, key, api_url, notify_url, notify_skipped)
+
+
+def notify_unready(settings: Settings) -> str | None:
+    """Why the delivery service cannot start here, or None when it can. A destination without
+    its secret would only fail every delivery, so a demo without vendor accounts runs without
+    delivery rather than failing to start."""
+    if settings.notify_routes is None:
+        return "no route file (IMPACTLINE_NOTIFY_ROUTES)"
+    try:
+        route_file = load_route_file(settings.notify_routes)
+        Secrets.resolve(route_file, os.environ)
+    except DeliveryConfigError as exc:
+        return f"{exc.source}: " + "; ".join(exc.problems)
+    except SecretsMissing as exc:
+        return str(exc)
+    return None
 
 
 async def wait_ready(url: str, supervisor: Supervisor, timeout_s: float) -> None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
 
+from impactline.runtime.problems import Problem
+
 log = logging.getLogger(__name__)
 
 TASK_UP = Gauge(
@@ -175,3 +177,22 @@ class BackgroundTasks:
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_delay_s)
+
+
+def tasks_ready(request_state: object) -> dict[str, dict[str, object]]:
+    """The `/readyz` check every HTTP process shares: the report of its background tasks, or a
+    503 problem naming the ones that are down (a process whose projection died is not ready)."""
+    tasks: BackgroundTasks | None = getattr(request_state, "tasks", None)
+    if tasks is None:
+        return {}
+    report = tasks.report()
+    if not tasks.healthy:
+        down = ", ".join(n for n, s in report.items() if s["state"] != "running")
+        raise Problem(
+            503,
+            "Not ready",
+            f"background tasks not running: {down}",
+            headers={"Retry-After": "5"},
+            tasks=report,
+        )
+    return report

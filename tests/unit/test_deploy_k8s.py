@@ -25,7 +25,7 @@ Doc = dict[str, Any]
 # The oldest Kubernetes release the manifests are written for, and the newest schemas shipped.
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.utils.latest_version())
 STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic"}
-HTTP_SERVICES = {"impactline-ingest": 8081, "impactline-api": 8080}
+HTTP_SERVICES = {"impactline-ingest": 8081, "impactline-api": 8080, "impactline-notify": 8082}
 WORKERS = ("impactline-correlate", "impactline-impact")
 IMAGE_UID = 10001  # USER in the Dockerfile
 
@@ -72,7 +72,7 @@ def test_the_validator_rejects_a_misspelt_field(docs: list[Doc]) -> None:
         kubernetes_validate.validate(deployment, KUBERNETES_VERSIONS[0], strict=True)
 
 
-def test_the_four_processes_run_as_deployments_of_one_image(docs: list[Doc]) -> None:
+def test_the_five_processes_run_as_deployments_of_one_image(docs: list[Doc]) -> None:
     deployments = of_kind(docs, "Deployment")
     assert {*HTTP_SERVICES, *WORKERS} <= set(deployments)
     images = {
@@ -223,6 +223,10 @@ def test_settings_are_known_variables_and_paths_are_mounted(docs: list[Doc]) -> 
             assert str(Path(values[variable]).parent) in mounts, (name, variable)
     (ingest,) = pod_spec(of_kind(docs, "Deployment")["impactline-ingest"])["containers"]
     assert values["IMPACTLINE_INGEST_WEBHOOKS"] in {m["mountPath"] for m in ingest["volumeMounts"]}
+    (notify,) = pod_spec(of_kind(docs, "Deployment")["impactline-notify"])["containers"]
+    mounts = {m["mountPath"] for m in notify["volumeMounts"]}
+    assert str(Path(values["IMPACTLINE_NOTIFY_ROUTES"]).parent) in mounts
+    assert values["IMPACTLINE_CATALOG"] in mounts  # the escalation paths
 
 
 def test_referenced_configmaps_and_secrets_exist(docs: list[Doc]) -> None:
@@ -266,7 +270,7 @@ def test_no_secret_values_are_committed() -> None:
         text=True,
         check=True,
     ).stdout.split()
-    assert not [f for f in committed if f.endswith("/secrets.env")], "secrets.env must be ignored"
+    assert not [f for f in committed if f.endswith("secrets.env")], "secrets.env must be ignored"
     for path in committed:
         if not path.endswith(".yaml"):
             continue
@@ -281,6 +285,13 @@ def test_no_secret_values_are_committed() -> None:
         )
         assert set(pairs) == {"PGPASSWORD", "IMPACTLINE_API_KEYS"}
         assert pairs["PGPASSWORD"].startswith("replace-with") and pairs["IMPACTLINE_API_KEYS"] == ""
+        notify = K8S / "overlays" / overlay / "notify-secrets.env.example"
+        values = [
+            line.split("=", 1)[1]
+            for line in notify.read_text().splitlines()
+            if line and not line.startswith("#")
+        ]
+        assert values and set(values) == {""}, "notify-secrets.env.example holds only names"
 
 
 def test_database_url_carries_no_password(docs: list[Doc]) -> None:
@@ -289,7 +300,7 @@ def test_database_url_carries_no_password(docs: list[Doc]) -> None:
     assert ":" not in userinfo, "the password belongs in the Secret (PGPASSWORD)"
 
 
-@pytest.mark.parametrize("folder", ["catalog", "calendars", "impact", "webhooks"])
+@pytest.mark.parametrize("folder", ["catalog", "calendars", "impact", "webhooks", "notify"])
 def test_demo_configuration_in_the_base_equals_the_repository_demo(folder: str) -> None:
     source = ROOT / "deploy" / folder
     copy = K8S / "base" / "demo" / folder

@@ -256,13 +256,14 @@ def _rename_references(doc: Doc, renames: dict[tuple[str, str], str]) -> None:
 
 
 def rendered_overlay(name: str, tmp_path: Path) -> list[Doc]:
-    """Render an overlay from a copy of deploy/k8s with its secrets.env made from the example,
-    as a user does before the first apply."""
+    """Render an overlay from a copy of deploy/k8s with its secrets.env files made from the
+    examples, as a user does before the first apply."""
     tree = tmp_path / "k8s"
     if not tree.exists():
-        shutil.copytree(K8S, tree, ignore=shutil.ignore_patterns("secrets.env"))
+        shutil.copytree(K8S, tree, ignore=shutil.ignore_patterns("*secrets.env"))
     overlay = tree / "overlays" / name
-    (overlay / "secrets.env").write_text((overlay / "secrets.env.example").read_text())
+    for example in overlay.glob("*secrets.env.example"):
+        (overlay / example.name.removesuffix(".example")).write_text(example.read_text())
     return render(overlay)
 
 
@@ -374,6 +375,8 @@ def _unhashed(docs: dict[tuple[str, str], Doc]) -> dict[str, Doc]:
             "impactline-impact-rules",
             "impactline-webhooks",
             "impactline-secrets",
+            "impactline-notify-routes",
+            "impactline-notify-secrets",
         )
     )
     pattern = re.compile(rf"\b({generated})-[a-z0-9]{{10}}\b")

@@ -102,3 +102,32 @@ def test_mid_month_is_p3_without_high_visibility():
     # both accrue live while open: 10 minutes at 106.125
     later = engine().on_tick(step.state, at + timedelta(minutes=10))
     assert later.impacts[-1].event.business_impact_minutes == pytest.approx(1061.25)
+
+
+def test_alerts_and_itsm_records_explain_the_business_impact_to_the_people_they_reach():
+    at = datetime(2026, 11, 30, 10, 0, tzinfo=LONDON)
+    impact = engine()
+    step = opened(impact, at)
+    [alert], [record] = step.alerts, step.itsm
+    for explained in (alert.explanation, record.explanation):
+        assert explained is not None
+        assert (explained.service_name, explained.business_domain) == ("Financial Close", "finance")
+        assert explained.users_affected == 126
+        assert "CFO office" in explained.personas_affected
+        assert (explained.calendar_period, explained.calendar_weight) == ("month-end-close", 3.0)
+        assert explained.visibility_reasons[0] == "experience approvers affected: CFO office"
+        assert "(CFO office)" in explained.visibility_reasons[1]  # its three VIPs
+        assert explained.cause_ci_id == "db-gl-01"
+    # The recovery closes both with what the episode still knows: the minutes it cost.
+    recovered = impact.on_health(
+        step.state,
+        latency_critical(at + timedelta(minutes=10)).model_copy(
+            update={"id": "recovered", "state": State.OK, "previous_state": State.DEGRADED}
+        ),
+    )
+    [closing] = recovered.alerts
+    assert closing.resolved and closing.explanation is not None
+    assert closing.explanation.users_affected is None
+    assert closing.explanation.calendar_period == "month-end-close"
+    assert closing.explanation.business_impact_minutes == pytest.approx(119.625 * 3.0 * 10)
+    assert recovered.itsm[0].explanation == closing.explanation

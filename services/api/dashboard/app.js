@@ -12,6 +12,8 @@ const model = {
   key: localStorage.getItem(KEY_STORE) || "",
   services: new Map(), // id -> ServiceStatus
   incidents: new Map(), // id -> Incident (+ calendar of its latest impact)
+  deliveries: new Map(), // incident id -> Map(delivery id -> Delivery), what notify sent
+  scrolled: false, // whether the incident named in the address (#incident-<id>) was shown
   asOf: null,
   lastEventId: null,
   stream: null,
@@ -135,10 +137,12 @@ async function loadBoard() {
 }
 
 async function loadIncidents() {
-  const [open, acked] = await Promise.all([
+  const [open, acked, sent] = await Promise.all([
     allPages("/v1/incidents?state=open&limit=200"),
     allPages("/v1/incidents?state=acknowledged&limit=200"),
+    api("/v1/deliveries?limit=500"),
   ]);
+  sent.items.forEach(onDelivery);
   const next = new Map();
   for (const incident of [...open, ...acked]) {
     const known = model.incidents.get(incident.incident_id);
@@ -150,7 +154,11 @@ async function loadIncidents() {
 
 async function loadIncident(id) {
   try {
-    const incident = await api(`/v1/incidents/${encodeURIComponent(id)}`);
+    const [incident, sent] = await Promise.all([
+      api(`/v1/incidents/${encodeURIComponent(id)}`),
+      api(`/v1/deliveries?incident_id=${encodeURIComponent(id)}&limit=200`),
+    ]);
+    sent.items.forEach(onDelivery);
     if (incident.state === "resolved") model.incidents.delete(id);
     else {
       const known = model.incidents.get(id) || {};
@@ -282,6 +290,22 @@ function onFrame(frame) {
   if (frame.event === "impact") onImpact(data);
   else if (frame.event === "incident") onIncident(data);
   else if (frame.event === "service-health") onHealth(data);
+  else if (frame.event === "delivery") {
+    onDelivery(data);
+    renderIncidents();
+  }
+}
+
+// A delivery from the list (`updated_at`) or the stream (`time`, `version`): keep the newest.
+function onDelivery(delivery) {
+  if (!delivery.incident_id) return;
+  const byId = model.deliveries.get(delivery.incident_id) || new Map();
+  const known = byId.get(delivery.delivery_id);
+  const updated = delivery.updated_at || delivery.time;
+  if (known && new Date(known.updated) > new Date(updated)) return;
+  if (known && delivery.version !== undefined && known.version > delivery.version) return;
+  byId.set(delivery.delivery_id, { ...delivery, updated, version: delivery.version ?? known?.version ?? 0 });
+  model.deliveries.set(delivery.incident_id, byId);
 }
 
 function advanceClock(time) {
@@ -439,6 +463,34 @@ function renderIncidents() {
   box.replaceChildren();
   if (!list.length) box.append(el("p", { class: "empty" }, "No open incidents."));
   for (const incident of list) box.append(incidentCard(incident));
+  revealLinkedIncident();
+}
+
+// Messages from notify link to `/#incident-<id>`: show that card once it is there.
+function revealLinkedIncident() {
+  if (model.scrolled || !location.hash.startsWith("#incident-")) return;
+  const card = document.getElementById(location.hash.slice(1));
+  if (!card) return;
+  model.scrolled = true;
+  card.classList.add("linked");
+  card.scrollIntoView({ block: "center" });
+}
+
+// What reached pagers, chat and ITSM tools: the latest delivery of each alert or record
+// (subject) at each destination.
+function deliveryLine(incident) {
+  const sent = [...(model.deliveries.get(incident.incident_id) || new Map()).values()];
+  if (!sent.length) return null;
+  const latest = new Map();
+  for (const d of sent.sort((a, b) => new Date(a.created_at) - new Date(b.created_at))) {
+    latest.set(`${d.destination} ${d.subject}`, d);
+  }
+  const chips = [...latest.values()].map((d) => el("span", {
+    class: `delivery ${d.status}`,
+    title: d.last_error ? `${d.attempts} attempt(s): ${d.last_error}` : `${d.attempts} attempt(s)`,
+    dataset: { destination: d.destination, action: d.action, status: d.status },
+  }, `${d.destination} ${d.action}${d.external_ref && d.kind !== "pagerduty" && d.kind !== "opsgenie" ? ` ${d.external_ref}` : ""} \u00b7 ${d.status}`));
+  return el("div", { class: "detail deliveries" }, el("span", { class: "label" }, "Delivered: "), chips);
 }
 
 function incidentCard(incident) {
@@ -462,6 +514,7 @@ function incidentCard(incident) {
   const suspects = incident.suspect_changes || [];
   return el("article", {
     class: `incident ${priority}`,
+    id: `incident-${incident.incident_id}`,
     dataset: { incident: incident.incident_id, state: incident.state, priority },
   },
   el("div", { class: `priority ${priority}`, title: "Priority from business impact" }, priority),
@@ -483,6 +536,7 @@ function incidentCard(incident) {
     suspects.length ? "" : "none",
     suspects.length ? el("ul", { class: "suspects" }, suspects.map((c) =>
       el("li", {}, `${c.kind} on ${c.ci_id} at ${fmtTime(c.time)}${c.summary ? `: ${c.summary}` : ""}`))) : null),
+  deliveryLine(incident),
   );
 }
 

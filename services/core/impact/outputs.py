@@ -14,6 +14,7 @@ from impactline.core.contracts import (
     AlertEvent,
     CalendarContext,
     ImpactEvent,
+    ImpactExplanation,
     ImpactReason,
     ImpactShare,
     ItsmAction,
@@ -96,6 +97,7 @@ def alert_event(
         high_visibility=reading.assessment.priority.high_visibility,
         incident_id=episode.incident_id,
         time=reading.at,
+        explanation=explanation(episode, view, reading),
     )
 
 
@@ -113,6 +115,7 @@ def resolved_alert(
         incident_id=episode.incident_id,
         time=at,
         resolved=True,
+        explanation=closing_explanation(episode),
     )
 
 
@@ -136,6 +139,7 @@ def itsm_event(
         affected_services=[episode.service_id],
         business_impact_minutes=episode.paged_minutes,
         time=reading.at,
+        explanation=explanation(episode, view, reading),
     )
 
 
@@ -156,6 +160,46 @@ def itsm_resolve(
         affected_services=[episode.service_id],
         business_impact_minutes=episode.paged_minutes,
         time=at,
+        explanation=closing_explanation(episode),
+    )
+
+
+def explanation(episode: EpisodeState, view: ServiceView, reading: Reading) -> ImpactExplanation:
+    """The business impact behind an alert or ITSM record, for the people it reaches."""
+    rate = reading.assessment.rate
+    verdict = reading.verdict
+    return ImpactExplanation(
+        episode_id=episode.episode_id,
+        incident_id=episode.incident_id,
+        correlation_domain=episode.correlation_domain,
+        started_at=episode.started_at,
+        cause_ci_id=episode.cause_ci_id,
+        service_name=view.service.name,
+        business_domain=view.service.domain,
+        users_affected=rate.affected_users,
+        personas_affected=list(rate.personas) if rate.state_factor > 0 else [],
+        calendar_period=verdict.period if verdict is not None else None,
+        active_periods=list(verdict.periods) if verdict is not None else [],
+        calendar_weight=verdict.weight if verdict is not None else None,
+        impact_rate=rate.rate,
+        business_impact_minutes=episode.impact_minutes,
+        visibility_reasons=list(reading.assessment.visibility.reasons),
+    )
+
+
+def closing_explanation(episode: EpisodeState) -> ImpactExplanation:
+    """What an episode still knows when it closes: nobody is affected any more."""
+    mark = episode.calendar
+    return ImpactExplanation(
+        episode_id=episode.episode_id,
+        incident_id=episode.incident_id,
+        correlation_domain=episode.correlation_domain,
+        started_at=episode.started_at,
+        cause_ci_id=episode.cause_ci_id,
+        calendar_period=mark.period if mark is not None else None,
+        active_periods=list(mark.active_periods) if mark is not None else [],
+        calendar_weight=mark.weight if mark is not None else None,
+        business_impact_minutes=episode.impact_minutes,
     )
 
 

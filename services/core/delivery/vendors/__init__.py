@@ -1,0 +1,1 @@
+"""One module per destination kind: pure builders of the requests each vendor documents."""
