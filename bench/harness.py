@@ -17,6 +17,7 @@ from typing import Any
 
 from impactline.core.catalog import Catalog
 from impactline.core.catalog.generator import generate_documents
+from impactline.runtime.db import scratch_database
 from impactline.runtime.embedded.process import free_port
 from impactline.runtime.kafka import delete_topics
 from impactline.runtime.settings import Settings
@@ -95,7 +96,8 @@ def supports_workers() -> bool:
 async def running_system(
     settings: Settings, log_dir: Path, workers: int = 1
 ) -> AsyncIterator[RunningSystem]:
-    """The whole system on these settings; stopped and its topics deleted on the way out."""
+    """The whole system on these settings, in a database of its own; stopped, and its topics
+    and database dropped, on the way out."""
     options: dict[str, Any] = {
         "ingest_port": free_port(),
         "api_port": free_port(),
@@ -103,12 +105,15 @@ async def running_system(
     }
     if workers != 1:
         options["workers"] = workers
-    system = await start_system(settings, **options)
-    try:
-        yield system
-    finally:
-        await asyncio.to_thread(system.stop)
-        await delete_topics(settings.require_kafka(), settings.topic_prefix)
+    name = settings.topic_prefix.rstrip(".").replace("-", "_")
+    async with scratch_database(settings.require_database(), name) as url:
+        settings = settings.model_copy(update={"database_url": url})
+        system = await start_system(settings, **options)
+        try:
+            yield system
+        finally:
+            await asyncio.to_thread(system.stop)
+            await delete_topics(settings.require_kafka(), settings.topic_prefix)
 
 
 class Stopwatch:

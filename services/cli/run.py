@@ -13,6 +13,7 @@ from typing import Annotated
 import httpx
 import typer
 import yaml
+from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -20,12 +21,16 @@ from impactline.core import cloudevents, topics, yaml_limits
 from impactline.core.calendar import load_calendars
 from impactline.core.contracts import ImpactEvent
 from impactline.core.scenario import Scenario, ScenarioClock, ScenarioError
+from impactline.runtime.db import fresh_database
 from impactline.runtime.embedded import ensure_infrastructure, stop_infrastructure
-from impactline.runtime.kafka import open_tail, topic_name
+from impactline.runtime.embedded.process import free_port
+from impactline.runtime.kafka import delete_topics, open_tail, topic_name
 from impactline.runtime.settings import SOURCE_ROOT, Settings
-from impactline.runtime.system import RunningSystem, start_system
+from impactline.runtime.system import DEFAULT_INGEST_PORT, RunningSystem, start_system
 
 console = Console(highlight=False)
+DEMO_PREFIX = "demo."
+DEMO_DATABASE = "impactline_demo"
 DEFAULT_SCENARIO = (SOURCE_ROOT or Path(".")) / "deploy" / "scenarios" / "demo.yaml"
 
 
@@ -36,7 +41,10 @@ def run(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
     ] = None,
-    ingest_port: Annotated[int, typer.Option(help="Port of the ingest API.")] = 8081,
+    ingest_port: Annotated[
+        int | None,
+        typer.Option(help="Port of the ingest API (default: 8081, or a free one when taken)."),
+    ] = None,
     keep_infra: Annotated[
         bool, typer.Option(help="Leave the embedded Kafka and PostgreSQL running on exit.")
     ] = False,
@@ -67,7 +75,13 @@ def run(
         )
     # SIGTERM stops everything as Ctrl-C does (the main task is cancelled, `finally` runs).
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        asyncio.run(_run(plan, anchors, settings, duration, ingest_port, keep_infra, workers))
+        try:
+            asyncio.run(_run(plan, anchors, settings, duration, ingest_port, keep_infra, workers))
+        except (RuntimeError, TimeoutError) as exc:
+            # A service that did not come up: its own log lines say why, a traceback would not.
+            console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            console.print("[bold]stopped[/bold]: every process this run started has exited")
+            raise typer.Exit(1) from None
     console.print("[bold]stopped[/bold]: every process this run started has exited")
 
 
@@ -76,7 +90,7 @@ async def _run(
     anchors: dict[str, datetime],
     settings: Settings,
     duration: float | None,
-    ingest_port: int,
+    ingest_port: int | None,
     keep: bool,
     workers: int = 1,
 ) -> None:
@@ -88,21 +102,25 @@ async def _run(
         "[bold]impactline[/bold]: starting Kafka and PostgreSQL (first run installs them)"
     )
     infra = await ensure_infrastructure(settings)
-    settings = settings.model_copy(
-        update={"kafka_bootstrap_servers": infra.bootstrap, "database_url": infra.database_url}
-    )
+    settings = await _demo_namespace(settings, infra.bootstrap, infra.database_url)
     log_dir = settings.state_dir / "logs"
     system: RunningSystem | None = None
     try:
         console.print("starting ingest, correlate and impact ...")
         system = await start_system(
-            settings, ingest_port=ingest_port, log_dir=log_dir, workers=workers
+            settings,
+            ingest_port=ingest_port or free_port(DEFAULT_INGEST_PORT),
+            log_dir=log_dir,
+            workers=workers,
         )
         console.print(f"ready after {time.monotonic() - started:.1f}s\n")
         system.supervisor.watch(lambda line: console.print(f"[bold red]{line}[/bold red]"))
         _print_where_to_look(system, infra.bootstrap, log_dir)
-        watcher = asyncio.create_task(_print_impacts(settings))
-        await asyncio.sleep(0)  # let the watcher position itself before events flow
+        # Positioned before the first event is posted, so every impact of the scenario shows.
+        tail = await open_tail(
+            settings.require_kafka(), topic_name(topics.IMPACT, settings.topic_prefix)
+        )
+        watcher = asyncio.create_task(_print_impacts(tail))
         await _play(plan, anchors, system)
         if duration is not None:
             while time.monotonic() - started < duration:
@@ -123,6 +141,23 @@ async def _run(
             await stop_infrastructure(infra)
 
 
+async def _demo_namespace(settings: Settings, bootstrap: str, server_url: str) -> Settings:
+    """Settings whose topics (prefix `demo.`) and database (`impactline_demo`) hold nothing
+    from an earlier run. The scenario's days move with the calendar and its event ids are
+    stable, so state kept from yesterday's run would hide today's story as duplicates; and only
+    names of the demo's own are emptied, whichever servers are configured."""
+    prefix = f"{settings.topic_prefix}{DEMO_PREFIX}"
+    await delete_topics(bootstrap, prefix)
+    database_url = await fresh_database(server_url, DEMO_DATABASE)
+    return settings.model_copy(
+        update={
+            "kafka_bootstrap_servers": bootstrap,
+            "database_url": database_url,
+            "topic_prefix": prefix,
+        }
+    )
+
+
 def _print_where_to_look(system: RunningSystem, bootstrap: str, log_dir: Path) -> None:
     key_file = system.settings.state_dir / "dev-api-key"
     console.print(f"  [bold]dashboard[/bold]      {system.api_url}/   (paste the API key once)")
@@ -131,11 +166,13 @@ def _print_where_to_look(system: RunningSystem, bootstrap: str, log_dir: Path) -
     if system.notify_url is not None:
         console.print(f"  notify         {system.notify_url}/docs   (deliveries, back-sync)")
     elif system.notify_skipped is not None:
-        first = system.notify_skipped.splitlines()[0]
-        console.print(f"  notify         not started: {first}", markup=False)
-        console.print("                 (`impactline deliveries check` lists what is missing)")
+        console.print(f"  notify         not started: {system.notify_skipped}", markup=False)
+        console.print("                 (`impactline deliveries check` lists them)")
     console.print(f"  API key        in {key_file} (admin scope, new each run)")
-    console.print(f"  Kafka          {bootstrap}   topics: impact.all, impact.<domain>, ...")
+    prefix = system.settings.topic_prefix
+    console.print(
+        f"  Kafka          {bootstrap}   topics: {prefix}impact.all, {prefix}impact.<domain>, ..."
+    )
     console.print(f"  logs           {log_dir}/")
     console.print("")
 
@@ -158,9 +195,7 @@ async def _play(plan: Scenario, anchors: dict[str, datetime], system: RunningSys
             )
 
 
-async def _print_impacts(settings: Settings) -> None:
-    name = topic_name(topics.IMPACT, settings.topic_prefix)
-    consumer = await open_tail(settings.require_kafka(), name)
+async def _print_impacts(consumer: AIOKafkaConsumer) -> None:
     try:
         shown_json = False
         async for msg in consumer:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from tenacity import (
@@ -92,3 +95,35 @@ async def _connect(database_url: str) -> asyncpg.Connection:
         with attempt:
             return await asyncpg.connect(database_url)
     raise AssertionError("unreachable")
+
+
+async def fresh_database(server_url: str, name: str) -> str:
+    """The URL of database `name` on the server of `server_url`, emptied: dropped with its
+    connections if it exists, then created."""
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def scratch_database(server_url: str, name: str) -> AsyncIterator[str]:
+    """A new empty database `name` on the server of `server_url`, dropped afterwards (with
+    its connections): systems that share one server, such as test modules and benchmark runs,
+    never see each other's rows."""
+    url = await fresh_database(server_url, name)
+    try:
+        yield url
+    finally:
+        await drop_database(server_url, name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -59,8 +60,9 @@ def new_admin(
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:
-    """Remove every topic whose name starts with `prefix`, Faust's changelogs included: what a
-    run under its own prefix (a test module, a benchmark) leaves on a shared broker."""
+    """Remove every topic whose name starts with `prefix`, changelogs included: what a run
+    under its own prefix (a test module, a benchmark, the demo) leaves on a shared broker.
+    Returns once the broker no longer lists them, so they can be created again at once."""
     if not prefix:
         return
     admin = new_admin(bootstrap, "impactline-cleanup")
@@ -69,6 +71,10 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
         names = [t for t in await admin.list_topics() if t.startswith(prefix)]
         if names:
             await admin.delete_topics(names)
+        deadline = time.monotonic() + 30
+        while names and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            names = [t for t in await admin.list_topics() if t.startswith(prefix)]
     except Exception as exc:  # cleanup only: a leftover topic costs disk, not correctness
         log.warning("could not delete the topics under %s: %s", prefix, exc)
     finally:

@@ -27,6 +27,7 @@ from impactline.runtime.supervisor import Supervisor
 
 SERVICES = ("ingest", "correlate", "impact", "api")
 DEFAULT_API_PORT = 8080
+DEFAULT_INGEST_PORT = 8081
 DEFAULT_NOTIFY_PORT = 8082
 
 
@@ -149,7 +150,8 @@ def notify_unready(settings: Settings) -> str | None:
     except DeliveryConfigError as exc:
         return f"{exc.source}: " + "; ".join(exc.problems)
     except SecretsMissing as exc:
-        return str(exc)
+        missing = len(str(exc).splitlines()) - 1
+        return f"{missing} secret(s) the route file names cannot be read here"
     return None
 
 

@@ -9,13 +9,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
 from impactline.core import cloudevents, topics
+from impactline.runtime.db import scratch_database
 from impactline.runtime.kafka import delete_topics, ensure_topics, open_tail, topic_name
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem, start_system
@@ -101,25 +100,6 @@ async def scratch_topics(bootstrap: str, prefix: str) -> AsyncIterator[None]:
         yield
     finally:
         await delete_topics(bootstrap, prefix)
-
-
-@asynccontextmanager
-async def scratch_database(server_url: str, name: str) -> AsyncIterator[str]:
-    """A new empty database on the same server, dropped afterwards."""
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    parts = urlsplit(server_url)
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        admin = await asyncpg.connect(server_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 @pytest.fixture(scope="module")

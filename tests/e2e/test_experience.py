@@ -18,9 +18,10 @@ import httpx
 import pytest
 
 from impactline.core import topics
+from impactline.runtime.db import scratch_database
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem
-from tests.e2e.conftest import CONFIG, ROOT, scratch_database, scratch_topics
+from tests.e2e.conftest import CONFIG, ROOT, scratch_topics
 
 LONDON = ZoneInfo("Europe/London")
 # Mid-month business hours: the calendar alone gives medium urgency (DESIGN section 6).

@@ -25,10 +25,11 @@ from impactline.core import cloudevents, topics
 from impactline.core.contracts import ImpactEvent, ImpactReason, IncidentEvent, TelemetryEvent
 from impactline.core.processing import Output
 from impactline.core.states import State
+from impactline.runtime.db import scratch_database
 from impactline.runtime.kafka import new_consumer, partition_ids, topic_name
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem
-from tests.e2e.conftest import ROOT, scratch_database, scratch_topics
+from tests.e2e.conftest import ROOT, scratch_topics
 from tests.time_scenarios import flapping_ledger, live, outcome, telemetry
 
 COMPARED = (

@@ -31,11 +31,12 @@ import yaml
 
 from impactline.core.contracts import TelemetryEvent
 from impactline.runtime.clock import SYSTEM
+from impactline.runtime.db import scratch_database
 from impactline.runtime.embedded import EmbeddedKafka, EmbeddedPostgres
 from impactline.runtime.embedded.process import run_blocking
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem, start_system
-from tests.e2e.conftest import free_port, scratch_database
+from tests.e2e.conftest import free_port
 from tests.faults.accounting import Figures, observe
 from tests.faults.workload import Expected, Workload, catalog_document, ci_id, service_id
 from tests.helpers import wait_for
