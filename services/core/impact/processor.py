@@ -11,6 +11,7 @@ State keys: `episode/<service id>` and `experience/<service id>`. A closed episo
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,6 +55,7 @@ class ImpactProcessor:
         self._dirty: set[str] = set()
         self._due = DueIndex()
         self._indexes: dict[str, tuple[Timeline, TimelineIndex]] = {}
+        self._origins: dict[str, datetime] = {}
         self.late = 0
         self._now: datetime | None = None
         """The newest event time of the partition the processor has seen (health events and
@@ -231,10 +233,23 @@ class ImpactProcessor:
             self._due.set(key, self._next_evaluation(state))
 
     def _next_evaluation(self, state: ExperienceState) -> datetime:
-        """The next instant on the evaluation grid (multiples of `every` in event time) after
-        what the state has seen."""
-        seen = state.seen_until or _EPOCH
-        return _EPOCH + ((seen - _EPOCH) // self.every + 1) * self.every
+        """The next point of the service's evaluation grid after what the state has seen."""
+        origin = self._origin(state.service_id)
+        seen = state.seen_until or origin
+        return origin + ((seen - origin) // self.every + 1) * self.every
+
+    def _origin(self, service_id: str) -> datetime:
+        """Where the service's grid of `every` starts. Each service has its own phase, derived
+        from its id: were every grid aligned, all services of a partition would be evaluated in
+        the same turn, one stall per period growing with the catalog; spread, each turn
+        evaluates its share. Still a function of event time alone, as the time rules want."""
+        origin = self._origins.get(service_id)
+        if origin is None:
+            digest = hashlib.sha1(service_id.encode()).digest()
+            step = int(self.every / _INSTANT)
+            origin = _EPOCH + (int.from_bytes(digest[:8], "big") % step) * _INSTANT
+            self._origins[service_id] = origin
+        return origin
 
     def _burn_rate(self, service_id: str, at: datetime) -> float | None:
         view = self.engine.view(service_id)
@@ -252,7 +267,8 @@ class ImpactProcessor:
         out: list[Output] = []
         if state is None:
             return out
-        point = _EPOCH + ((watermark - _EPOCH) // self.every) * self.every
+        origin = self._origin(service_id)
+        point = origin + ((watermark - origin) // self.every) * self.every
         now = state.time_at(point)
         view = self.engine.view(service_id)
         key = EXPERIENCE + service_id

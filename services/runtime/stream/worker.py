@@ -177,6 +177,10 @@ class StreamWorker(Service):
             # under the same worker id) or times out: keep that short.
             transaction_timeout_ms=10_000,
             request_timeout_ms=300_000,
+            # A turn's transaction starts right after the previous one ended; until the broker
+            # has written that one's markers it answers "concurrent transactions", and the
+            # default 100 ms back-off then lands on the latency of every busy turn.
+            retry_backoff_ms=10,
             **self.security,
         )
         await self._producer.start()
