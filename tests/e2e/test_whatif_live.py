@@ -1,0 +1,113 @@
+"""A what-if simulation agrees with the real system to the minute.
+
+`db-gl-01` down for two hours from 17:30 on payroll day (Wednesday 25 November 2026: the
+payroll run x2 until 19:00, then off-hours x0.3) is simulated in memory, asked of the API's
+`/v1/what-if`, and played through the real system: the simulation's telemetry posted to ingest,
+correlated and scored by the stream workers on the real broker. Every impact event published
+must match a point of the simulated curve: the same services, times, business impact minutes
+and priorities.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from impactline.core import topics
+from impactline.core.catalog import load_catalog
+from impactline.core.contracts import ImpactEvent, ImpactReason
+from impactline.core.states import State
+from impactline.core.whatif import Condition, simulate
+from impactline.runtime.settings import Settings
+from impactline.runtime.system import RunningSystem
+from impactline.runtime.whatif import whatif_model
+from tests.e2e.conftest import ROOT, scratch_database, scratch_topics
+
+pytestmark = pytest.mark.e2e
+
+START = datetime(2026, 11, 25, 17, 30, tzinfo=UTC)
+DURATION = timedelta(hours=2)
+
+
+@pytest.fixture(scope="module")
+async def e2e_settings(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Settings]:
+    """Every default of `make run`: the demo catalog, calendars, scoring and correlation."""
+    namespace = f"e2e_{uuid.uuid4().hex[:8]}"
+    async with (
+        scratch_database(database_url, namespace) as url,
+        scratch_topics(kafka_bootstrap, f"{namespace}."),
+    ):
+        yield Settings(
+            kafka_bootstrap_servers=kafka_bootstrap,
+            database_url=url,
+            IMPACTLINE_TOPIC_PREFIX=f"{namespace}.",
+            IMPACTLINE_CATALOG=str(ROOT / "deploy" / "catalog"),
+            IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
+            # A failure of 25 November 2026, however long ago that is when the test runs.
+            IMPACTLINE_EVENT_MAX_AGE="P36500D",
+        )
+
+
+def curve_of(events: list[ImpactEvent]) -> dict[str, list[tuple[datetime, str, float, str]]]:
+    by_service: dict[str, list[tuple[datetime, str, float, str]]] = {}
+    for e in sorted({e.id: e for e in events}.values(), key=lambda e: (e.service_id, e.time)):
+        by_service.setdefault(e.service_id, []).append(
+            (e.time, str(e.reason), round(e.business_impact_minutes, 6), e.priority or "")
+        )
+    return by_service
+
+
+async def test_simulation_and_the_real_system_agree(system: RunningSystem, tail) -> None:  # type: ignore[no-untyped-def]
+    settings = system.settings
+    model = whatif_model(settings, load_catalog(settings.catalog_paths), 1)
+    simulated = simulate(model, [Condition("db-gl-01", State.DOWN)], START, DURATION)
+    assert {s.service_id for s in simulated.services} == {"financial-close", "bank-reconciliation"}
+
+    headers = {"Authorization": f"Bearer {system.api_key}"}
+    request = {
+        "cis": [{"ci_id": "db-gl-01", "state": "down"}],
+        "start": START.isoformat(),
+        "duration": "PT2H",
+    }
+    async with httpx.AsyncClient(base_url=system.api_url, headers=headers, timeout=30) as api:
+        answer = await api.post("/v1/what-if", json=request)
+    assert answer.status_code == 200, answer.text
+    served = {s["service_id"]: s for s in answer.json()["services"]}
+
+    impacts = await tail(topics.IMPACT)
+    async with httpx.AsyncClient(base_url=system.ingest_url, headers=headers) as ingest:
+        body = [event.model_dump(mode="json") for event in simulated.telemetry]
+        response = await ingest.post("/v1/events", json=body)
+    assert response.status_code == 202, response.text
+    for service in ("financial-close", "bank-reconciliation"):
+        await impacts.wait_for(
+            lambda env, s=service: (
+                isinstance(env.event, ImpactEvent)
+                and env.event.service_id == s
+                and env.event.reason is ImpactReason.RECOVERED
+                and env.event.time == START + DURATION
+            ),
+            timeout_s=120,
+        )
+    live = [env.event for env, _ in impacts.seen if isinstance(env.event, ImpactEvent)]
+    live = [e for e in live if e.started_at == START]
+
+    assert curve_of(live) == curve_of(list(simulated.impacts))
+    for outlook in simulated.services:
+        final = max((e for e in live if e.service_id == outlook.service_id), key=lambda e: e.time)
+        assert round(final.business_impact_minutes) == round(outlook.business_impact_minutes)
+        assert served[outlook.service_id]["business_impact_minutes"] == pytest.approx(
+            outlook.business_impact_minutes
+        )
+        assert served[outlook.service_id]["worst_priority"] == outlook.worst_priority
+        print(
+            f"{outlook.service_id}: simulated {outlook.business_impact_minutes:.2f}, live "
+            f"{final.business_impact_minutes:.2f} business impact minutes; worst priority "
+            f"{outlook.worst_priority}; {len(outlook.curve)} impact events"
+        )
