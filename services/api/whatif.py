@@ -76,6 +76,17 @@ class ChangeAssessRequest(WhatIfRequest):
     proposals: int = Field(5, ge=1, le=50)
 
 
+class CiChoice(BaseModel):
+    id: str
+    name: str
+    services: list[str] = Field(description="Business services a failure of it can reach.")
+
+
+class CiChoices(BaseModel):
+    catalog_version: int
+    items: list[CiChoice]
+
+
 class RiskDayDoc(BaseModel):
     day: date
     level: int = Field(ge=0, le=4, description="0 calmest to 4 riskiest of the days shown.")
@@ -112,6 +123,26 @@ async def _model(request: Request) -> WhatIfModel:
         cache.clear()
         cache[snapshot.version] = model
     return model
+
+
+@router.get(
+    "/v1/what-if/cis",
+    summary="CIs a what-if can name",
+    description="Every CI of the current catalog with the business services it can reach.",
+    responses={**READ_ERRORS, 404: problem("No catalog stored yet")},
+)
+async def what_if_cis(request: Request, _: Reader) -> CiChoices:
+    model = await _model(request)
+    graph = model.catalog.graph
+    items = [
+        CiChoice(
+            id=ci.id,
+            name=ci.name or ci.id,
+            services=sorted(graph.services_affected_by(ci.id)) if ci.id in graph else [],
+        )
+        for ci in sorted(model.catalog.cis.values(), key=lambda c: c.id)
+    ]
+    return CiChoices(catalog_version=model.catalog_version, items=items)
 
 
 @router.post(

@@ -5,14 +5,17 @@ payroll run x2 until 19:00, then off-hours x0.3) is simulated in memory, asked o
 `/v1/what-if`, and played through the real system: the simulation's telemetry posted to ingest,
 correlated and scored by the stream workers on the real broker. Every impact event published
 must match a point of the simulated curve: the same services, times, business impact minutes
-and priorities.
+and priorities. Then the dashboard's what-if form, in a real browser, shows the curve and the
+priority of the same failure during the month-end close.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,6 +29,7 @@ from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem
 from impactline.runtime.whatif import whatif_model
 from tests.e2e.conftest import ROOT, scratch_database, scratch_topics
+from tests.e2e.test_dashboard_browser import MONTH_END, Browser, browser  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -111,3 +115,51 @@ async def test_simulation_and_the_real_system_agree(system: RunningSystem, tail)
             f"{final.business_impact_minutes:.2f} business impact minutes; worst priority "
             f"{outlook.worst_priority}; {len(outlook.curve)} impact events"
         )
+
+
+async def test_the_what_if_form_shows_the_curve_and_the_priority(
+    system: RunningSystem,
+    browser: Browser,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    await browser.open(f"{system.api_url}/")
+    await browser.until("!document.getElementById('key-panel').hidden", "the key form")
+    await browser.evaluate(
+        f"document.getElementById('key-input').value = {json.dumps(system.api_key)};"
+        "document.querySelector('#key-form button[type=submit]').click(); true"
+    )
+    await browser.until(
+        "document.querySelector('#whatif-cis option[value=\"db-gl-01\"]') !== null",
+        "db-gl-01 among the CIs of the what-if form",
+    )
+    # db-gl-01 down for two hours from 10:00 on the last day of the November close.
+    await browser.evaluate(
+        "document.querySelector('#whatif-cis option[value=\"db-gl-01\"]').selected = true;"
+        "document.getElementById('whatif-start').value = '2026-11-30T10:00';"
+        "document.getElementById('whatif-minutes').value = '120';"
+        "document.getElementById('whatif-run').click(); true"
+    )
+    priority = await browser.until(
+        "document.getElementById('whatif-priority')?.textContent", "the simulated priority"
+    )
+    lines = await browser.until(
+        "[...document.querySelectorAll('#whatif-curve path.rate')].map(p => "
+        "[p.dataset.service, p.getAttribute('d').split('H').length])",
+        "the impact curve",
+    )
+    shown = await browser.evaluate(
+        "[document.getElementById('whatif-visibility')?.textContent, "
+        "document.getElementById('whatif-minutes-total').textContent, "
+        "document.getElementById('whatif-result').textContent]"
+    )
+    await browser.screenshot(tmp_path / "what-if.png")
+    # Reach 239.25 (CFO office included during the close) is high impact, weight 3 high
+    # urgency: P1, and the experience approvers make it high-visibility (docs/scoring.md).
+    assert priority == "P1"
+    assert shown[0] == "HIGH VISIBILITY"
+    services = {service: points for service, points in lines}
+    assert {"financial-close", "bank-reconciliation"} <= set(services)
+    # The curve is drawn from every impact event: far more than a start and an end.
+    assert services["financial-close"] > 10
+    assert MONTH_END in shown[2]
+    assert not browser.errors, browser.errors
