@@ -163,3 +163,44 @@ async def test_the_what_if_form_shows_the_curve_and_the_priority(
     assert services["financial-close"] > 10
     assert MONTH_END in shown[2]
     assert not browser.errors, browser.errors
+
+
+async def test_change_assessment_over_http(system: RunningSystem) -> None:
+    body = {
+        "cis": [{"ci_id": "db-gl-01"}],
+        "start": "2026-11-30T10:00:00Z",
+        "duration": "2h",
+        "risk": 0.25,
+        "search_from": "2026-11-23T00:00:00Z",
+        "days": 14,
+    }
+    headers = {"Authorization": f"Bearer {system.api_key}"}
+    async with httpx.AsyncClient(base_url=system.api_url, timeout=30) as api:
+        anonymous = await api.post("/v1/changes/assess", json=body)
+        answer = await api.post("/v1/changes/assess", json=body, headers=headers)
+        wrong = await api.post(
+            "/v1/changes/assess",
+            json={**body, "cis": [{"ci_id": "db-gl-1"}]},
+            headers=headers,
+        )
+        calendar = await api.get(
+            "/v1/services/financial-close/risk-calendar",
+            params={"from": "2026-11-23", "days": 14},
+            headers=headers,
+        )
+    assert anonymous.status_code == 401
+    assert answer.status_code == 200, answer.text
+    doc = answer.json()
+    # (159.5 x 1.5 + 5 x 1.2) x 3.0 x 120 during the close (docs/what-if.md), a quarter of it
+    # expected at a 25 % risk; the best window off-hours: (141.5 x 1.5 + 5 x 1.2) x 0.3 x 120.
+    assert doc["worst_case_business_impact_minutes"] == pytest.approx(88290)
+    assert doc["expected_business_impact_minutes"] == pytest.approx(88290 * 0.25)
+    assert doc["best"]["business_impact_minutes"] == pytest.approx(7857)
+    assert wrong.status_code == 422
+    assert wrong.headers["content-type"].startswith("application/problem+json")
+    assert wrong.json()["errors"][0]["pointer"] == "/cis/0/ci_id"
+    days = {d["day"]: d for d in calendar.json()["days"]}
+    # The close (26, 27, 30 November) is the riskiest: weight 3 with the CFO office.
+    assert days["2026-11-26"]["level"] == 4 and days["2026-11-26"]["peak_weight"] == 3.0
+    assert days["2026-11-29"]["peak_period"] == "off-hours"  # a Sunday
+    assert days["2026-11-29"]["level"] < days["2026-11-25"]["level"]  # payroll day x2
