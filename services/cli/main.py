@@ -12,6 +12,7 @@ from impactline.cli import (
     dev,
     dlq,
     keys,
+    maintenance,
     run,
     schemas,
     serve,
@@ -28,6 +29,7 @@ app.add_typer(dev.app, name="dev")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(change.app, name="change")
+app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(serve.app, name="serve")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(keys.app, name="keys")

@@ -31,6 +31,7 @@ class PointDoc(BaseModel):
     period: str | None
     weight: float | None
     users_affected: int
+    planned: bool = Field(description="Only planned work causes it: shown as planned, no page.")
 
 
 class ServiceOutlookDoc(BaseModel):
@@ -45,6 +46,7 @@ class ServiceOutlookDoc(BaseModel):
     worst_priority: str | None
     high_visibility: bool
     visibility_reasons: list[str]
+    planned: bool
     periods: list[PeriodDoc]
     curve: list[PointDoc] = Field(description="Every impact event the live system would publish.")
 
@@ -140,6 +142,7 @@ def _point(p: CurvePoint) -> PointDoc:
         period=p.period,
         weight=p.weight,
         users_affected=p.users_affected,
+        planned=p.planned,
     )
 
 
@@ -156,6 +159,7 @@ def _outlook(o: ServiceOutlook) -> ServiceOutlookDoc:
         worst_priority=o.worst_priority,
         high_visibility=o.high_visibility,
         visibility_reasons=list(o.visibility_reasons),
+        planned=o.planned,
         periods=[_period(s) for s in o.periods],
         curve=[_point(p) for p in o.curve],
     )

@@ -48,6 +48,8 @@ class CurvePoint:
     period: str | None
     weight: float | None
     users_affected: int
+    planned: bool = False
+    """Only planned work (a maintenance window) causes the impact: nothing pages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,8 @@ class ServiceOutlook:
 
     @property
     def planned(self) -> bool:
-        return False
+        """Every impact event of the window is marked planned."""
+        return bool(self.curve) and all(p.planned for p in self.curve)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,4 +261,5 @@ def _point(event: ImpactEvent) -> CurvePoint:
         period=event.calendar.period if event.calendar is not None else None,
         weight=event.calendar.weight if event.calendar is not None else None,
         users_affected=event.users_affected,
+        planned=event.planned,
     )
