@@ -32,6 +32,9 @@ from impactline.runtime.whatif import whatif_model
 router = APIRouter(tags=["what-if"])
 Reader = Annotated[Principal, Depends(require_scope("read"))]
 _INDEX = re.compile(r"\[(\d+)\]")
+# These POST routes compute and record nothing: a `read` key may call them. The marker tells
+# the security suite to hold them to the read scope instead of a write scope.
+READ_ONLY = {"x-impactline-read-only": True}
 
 
 class CiCondition(BaseModel):
@@ -147,6 +150,7 @@ async def what_if_cis(request: Request, _: Reader) -> CiChoices:
 
 @router.post(
     "/v1/what-if",
+    openapi_extra=READ_ONLY,
     summary="Simulate a failure",
     description="What the live system would publish if the CIs were in the given states from "
     "`start` for `duration`: affected services, users, personas, calendar periods, the impact "
@@ -166,6 +170,7 @@ async def what_if(request: Request, body: WhatIfRequest, _: Reader) -> Simulatio
 
 @router.post(
     "/v1/changes/assess",
+    openapi_extra=READ_ONLY,
     summary="Assess a planned change",
     description="Expected (risk x assumed outage) and worst-case business impact minutes of "
     "a planned window, the periods it crosses, the people it would hit, and the least harmful "
