@@ -22,6 +22,7 @@ from impactline.api.stream import router as stream_router
 from impactline.api.stream import start_stream
 from impactline.api.unbound import router as unbound_router
 from impactline.api.unbound import start_unbound
+from impactline.api.whatif import router as whatif_router
 from impactline.runtime.auth import KeyStore
 from impactline.runtime.catalog_publisher import CatalogPublisher, KafkaCatalogPublisher
 from impactline.runtime.catalog_store import CatalogStore
@@ -116,6 +117,7 @@ def create_app(
     app.include_router(unbound_router)
     app.include_router(deliveries_router)
     app.include_router(stream_router)
+    app.include_router(whatif_router)
     app.include_router(dashboard_router)
     return app
 

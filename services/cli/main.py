@@ -6,11 +6,13 @@ from impactline.cli import (
     bind,
     calendar,
     catalog,
+    change,
     deliveries,
     deploy,
     dev,
     dlq,
     keys,
+    maintenance,
     run,
     schemas,
     serve,
@@ -26,6 +28,8 @@ app = typer.Typer(
 app.add_typer(dev.app, name="dev")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(calendar.app, name="calendar")
+app.add_typer(change.app, name="change")
+app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(serve.app, name="serve")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(keys.app, name="keys")

@@ -60,14 +60,16 @@ async def keys(system: RunningSystem) -> dict[str, Any]:
 SCOPES = ("read", "ingest", "admin")
 
 
-async def write_routes(base_url: str) -> list[tuple[str, str]]:
+async def write_routes(base_url: str, read_only: bool = False) -> list[tuple[str, str]]:
+    """The routes that write (or, with `read_only`, the POST routes marked as computing
+    without recording anything, which the `read` scope may call)."""
     async with httpx.AsyncClient(base_url=base_url) as client:
         document = (await client.get("/openapi.json")).json()
     return sorted(
         (method.upper(), re.sub(r"\{[^}]+\}", "x", path))
         for path, operations in document["paths"].items()
-        for method in operations
-        if method in WRITE_METHODS
+        for method, operation in operations.items()
+        if method in WRITE_METHODS and bool(operation.get("x-impactline-read-only")) is read_only
     )
 
 
@@ -84,6 +86,18 @@ async def all_routes(system: RunningSystem) -> list[tuple[str, str, str]]:
         for base in (system.ingest_url, system.api_url)
         for method, path in await write_routes(base)
     ]
+
+
+async def test_read_only_computations_still_need_a_read_key(
+    system: RunningSystem, keys: dict[str, Any]
+) -> None:
+    computing = await write_routes(system.api_url, read_only=True)
+    assert ("POST", "/v1/changes/assess") in computing
+    for method, path in computing:
+        assert await status_of(system.api_url, method, path, None) == 401, f"{method} {path}"
+        assert await status_of(system.api_url, method, path, keys["ingest"]) == 403, path
+        # A read key gets past authorisation to the body's validation.
+        assert await status_of(system.api_url, method, path, keys["read"]) == 422, path
 
 
 async def test_the_openapi_documents_list_the_known_write_routes(system: RunningSystem) -> None:

@@ -23,6 +23,7 @@ TYPES = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
+    "whatif.js": "text/javascript; charset=utf-8",
 }
 
 
@@ -52,6 +53,11 @@ async def page() -> Response:
 @router.get("/dashboard/app.js")
 async def script() -> Response:
     return _answer("app.js")
+
+
+@router.get("/dashboard/whatif.js")
+async def whatif_script() -> Response:
+    return _answer("whatif.js")
 
 
 @router.get("/dashboard/app.css")
