@@ -218,7 +218,8 @@ class StreamFeeder:
                     except cloudevents.DecodeError:
                         continue  # the projections dead-letter it; the stream just skips it
                     services, domains = scope_of(event, self._domain_of)
-                    self.ring.push(KINDS[topic.name], services, domains, event.model_dump_json())
+                    # The record's value is the event's JSON already: sent as read, not re-encoded.
+                    self.ring.push(KINDS[topic.name], services, domains, msg.value.decode())
 
     def _close_streams_on_exit(self) -> None:
         """End open streams as soon as the server is asked to stop: the server waits for open
