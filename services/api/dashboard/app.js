@@ -535,9 +535,22 @@ function incidentCard(incident) {
     el("span", { class: "label" }, "Suspect changes: "),
     suspects.length ? "" : "none",
     suspects.length ? el("ul", { class: "suspects" }, suspects.map((c) =>
-      el("li", {}, `${c.kind} on ${c.ci_id} at ${fmtTime(c.time)}${c.summary ? `: ${c.summary}` : ""}`))) : null),
+      el("li", {}, `${c.kind} on ${c.ci_id} at ${fmtTime(c.time)}${c.summary ? `: ${c.summary}` : ""}`,
+        assessedNote(c, incident)))) : null),
   deliveryLine(incident),
   );
+}
+
+// A change recorded with its risk assessment: what it was assessed to cost beside what the
+// incident has cost so far (the API's note when the card came from it).
+function assessedNote(change, incident) {
+  const a = change.assessment;
+  if (!a) return null;
+  const text = change.against_assessment?.note ||
+    `assessed worst case ${fmtNumber(a.worst_case_business_impact_minutes)} business impact ` +
+    `minutes; this incident so far ${fmtNumber(incident.business_impact_minutes)}`;
+  const beyond = incident.business_impact_minutes > a.worst_case_business_impact_minutes;
+  return el("div", { class: `assessed${beyond ? " beyond" : ""}` }, text);
 }
 
 // Minutes also charged to another incident (two causes of one service), and merges.
