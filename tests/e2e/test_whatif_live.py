@@ -212,8 +212,19 @@ async def test_change_assessment_over_http(system: RunningSystem) -> None:
 THIRTY_MIN = (159.5 * 1.5 + 5 * 1.2) * 3.0 * 30  # 22,072.5
 
 
+async def sign_in(page: Browser, system: RunningSystem) -> None:
+    await page.open(f"{system.api_url}/")
+    await page.until("!document.getElementById('key-panel').hidden", "the key form")
+    await page.evaluate(
+        f"document.getElementById('key-input').value = {json.dumps(system.api_key)};"
+        "document.querySelector('#key-form button[type=submit]').click(); true"
+    )
+
+
 async def test_a_recorded_change_keeps_its_assessment_into_the_incident(
     system: RunningSystem,
+    browser: Browser,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
 ) -> None:
     """A change assessed, recorded with the answer, then db-gl-01 fails inside its window: the
     incident's suspect change shows the assessment beside the incident's minutes so far."""
@@ -242,27 +253,36 @@ async def test_a_recorded_change_keeps_its_assessment_into_the_incident(
         }
         recorded = await ingest.post("/v1/changes", json=record)
         assert recorded.status_code == 202, recorded.text
-        # Down from 10:05 to 10:35, inside the assessed window.
-        failure = [
-            {"ci_id": "db-gl-01", "state": "down", "time": "2026-11-30T10:05:00Z"},
-            {"ci_id": "db-gl-01", "state": "ok", "time": "2026-11-30T10:35:00Z"},
-        ]
-        sent = await ingest.post("/v1/events", json=failure)
-        assert sent.status_code == 202, sent.text
+        # Down from 10:05, inside the assessed window: the incident opens with the suspect.
+        down = {"ci_id": "db-gl-01", "state": "down", "time": "2026-11-30T10:05:00Z"}
+        assert (await ingest.post("/v1/events", json=down)).status_code == 202
 
-        async def suspect() -> tuple[dict[str, Any], dict[str, Any]] | None:
+        async def suspect(minutes: float | None) -> tuple[dict[str, Any], dict[str, Any]] | None:
             page = await api.get("/v1/incidents", params={"service": "financial-close"})
             assert page.status_code == 200, page.text
             for incident in page.json()["items"]:
+                so_far = incident["business_impact_minutes"]
                 for change in incident["suspect_changes"]:
-                    # Once the recovery is scored: the whole 30 minutes charged.
-                    so_far = incident["business_impact_minutes"]
-                    if change["change_id"] == change_id and so_far == pytest.approx(THIRTY_MIN):
+                    if change["change_id"] == change_id and (
+                        minutes is None or so_far == pytest.approx(minutes)
+                    ):
                         return incident, change
             return None
 
+        incident, _ = await wait_for(
+            lambda: suspect(None), timeout=120, interval=0.5, message="the suspect change"
+        )
+        card = f"#incident-{incident['incident_id']} .suspects .assessed"
+        await sign_in(browser, system)
+        shown_on_card = await browser.until(
+            f"document.querySelector({json.dumps(card)})?.textContent", "the assessment on the card"
+        )
+        await browser.screenshot(tmp_path / "assessed-change.png")
+        up = {"ci_id": "db-gl-01", "state": "ok", "time": "2026-11-30T10:35:00Z"}
+        assert (await ingest.post("/v1/events", json=up)).status_code == 202
+        # Once the recovery is scored, the whole 30 minutes are charged.
         incident, change = await wait_for(
-            suspect, timeout=120, interval=0.5, message="the assessed change among the suspects"
+            lambda: suspect(THIRTY_MIN), timeout=120, interval=0.5, message="30 minutes charged"
         )
         detail = (await api.get(f"/v1/incidents/{incident['incident_id']}")).json()
 
@@ -281,4 +301,6 @@ async def test_a_recorded_change_keeps_its_assessment_into_the_incident(
     assert check["note"].endswith("this incident so far 22,072 (25% of the worst case)")
     [shown] = [c for c in detail["suspect_changes"] if c["change_id"] == change_id]
     assert shown["against_assessment"]["note"].startswith("assessed worst case 88,290")
+    assert shown_on_card.startswith("assessed worst case 88,290 business impact minutes")
+    assert not browser.errors, browser.errors
     print(check["note"])

@@ -542,15 +542,19 @@ function incidentCard(incident) {
 }
 
 // A change recorded with its risk assessment: what it was assessed to cost beside what the
-// incident has cost so far (the API's note when the card came from it).
+// incident has cost so far, from the card's own figures so a live update keeps them together.
 function assessedNote(change, incident) {
   const a = change.assessment;
   if (!a) return null;
-  const text = change.against_assessment?.note ||
-    `assessed worst case ${fmtNumber(a.worst_case_business_impact_minutes)} business impact ` +
-    `minutes; this incident so far ${fmtNumber(incident.business_impact_minutes)}`;
-  const beyond = incident.business_impact_minutes > a.worst_case_business_impact_minutes;
-  return el("div", { class: `assessed${beyond ? " beyond" : ""}` }, text);
+  const worst = a.worst_case_business_impact_minutes;
+  const soFar = incident.business_impact_minutes || 0;
+  const periods = (a.periods || []).length ? `, crossing ${a.periods.join(", ")}` : "";
+  const share = worst > 0 && soFar <= worst ? ` (${fmtPercent(soFar / worst, 0)} of the worst case)` : "";
+  const beyond = soFar > worst;
+  return el("div", { class: `assessed${beyond ? " beyond" : ""}` },
+    `assessed worst case ${fmtNumber(worst, 0)} business impact minutes ` +
+    `(expected ${fmtNumber(a.expected_business_impact_minutes, 0)})${periods}; ` +
+    `this incident so far ${fmtNumber(soFar, 0)}${share}${beyond ? ", beyond the assessed worst case" : ""}`);
 }
 
 // Minutes also charged to another incident (two causes of one service), and merges.
