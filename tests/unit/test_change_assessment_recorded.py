@@ -10,6 +10,7 @@ from test_correlation_support import DOWN, change, engine, telemetry
 
 from impactline.core.contracts import ChangeAssessmentSummary
 from impactline.core.correlation.incident import Incident
+from impactline.core.delivery import IncidentContext, explain, from_alert
 from impactline.core.states import State
 from impactline.core.whatif import Condition, WhatIfModel
 from impactline.core.whatif.change_risk import ChangePlan, assess_change
@@ -17,6 +18,7 @@ from impactline.core.whatif.documents import assessment_document
 from impactline.core.whatif.hindsight import weigh
 from impactline.ingest.adapters.changes import translate
 from impactline.ingest.adapters.errors import AdapterError
+from tests.delivery_cases import month_end
 from tests.time_scenarios import CALENDARS, CATALOG, ROUTING, SCORING
 
 MODEL = WhatIfModel(CATALOG, CALENDARS, SCORING, ROUTING, catalog_version=7)
@@ -137,3 +139,22 @@ def test_the_note_sets_the_incident_against_the_assessed_worst_case() -> None:
     nothing = weigh(summary(0, 0), 12)
     assert nothing.share_of_worst_case is None and nothing.beyond_worst_case
     assert nothing.note.endswith("this incident so far 12, where the assessment expected none")
+
+
+def test_a_notification_names_the_suspect_change_s_assessed_worst_case() -> None:
+    case = month_end()
+    [suspect] = case.opened.suspect_changes
+    assessed = suspect.model_copy(update={"assessment": summary(88290, 22072.5, risk=0.25)})
+    context = IncidentContext(
+        incident_id=case.incident_id,
+        state="open",
+        affected_services=("financial-close",),
+        root_cause_candidates=("db-gl-01",),
+        suspect_changes=(assessed,),
+    )
+    text = explain(from_alert(case.alert), context, None, None).text()
+    assert (
+        "Suspect changes: configuration on db-gl-01 at 2026-11-30 09:53 UTC: raised work_mem "
+        "on the ledger database (assessed worst case 88,290 business impact minutes, "
+        "expected 22,072)"
+    ) in text, text
