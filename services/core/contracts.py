@@ -162,10 +162,10 @@ class ChangeAssessmentSummary(Contract):
     start: AwareDatetime = Field(description="Start of the assessed window.")
     end: AwareDatetime = Field(description="End of the assessed window.")
     worst_case_business_impact_minutes: float = Field(
-        ge=0, description="If the CIs fail for the whole window."
+        ge=0, allow_inf_nan=False, description="If the CIs fail for the whole window."
     )
     expected_business_impact_minutes: float = Field(
-        ge=0, description="Risk of failure x the cost of the assumed outage."
+        ge=0, allow_inf_nan=False, description="Risk of failure x the cost of the assumed outage."
     )
     risk: float | None = Field(default=None, ge=0, le=1, description="Probability of failure.")
     periods: list[Text] = Field(

@@ -87,6 +87,17 @@ def test_the_assess_answer_passed_along_as_is_is_kept_as_its_figures() -> None:
             "end after it starts",
         ),
         ("88290", "/assessment", "an assessment object"),
+        (
+            # 1e400 parses as infinity, which JSON cannot carry on to the topic.
+            {
+                "start": "2026-11-30T10:00:00Z",
+                "end": "2026-11-30T12:00:00Z",
+                "worst_case_business_impact_minutes": json.loads("1e400"),
+                "expected_business_impact_minutes": 1,
+            },
+            "/assessment/worst_case_business_impact_minutes",
+            "finite number",
+        ),
     ],
 )
 def test_a_bad_assessment_is_refused_naming_the_field(
