@@ -174,7 +174,8 @@ async def what_if(request: Request, body: WhatIfRequest, _: Reader) -> Simulatio
     summary="Assess a planned change",
     description="Expected (risk x assumed outage) and worst-case business impact minutes of "
     "a planned window, the periods it crosses, the people it would hit, and the least harmful "
-    "windows of the same length in the next `days`, ranked and explained.",
+    "windows of the same length in the next `days`, ranked and explained. Pass the answer as "
+    "`assessment` when recording the change (`/v1/changes`) to keep it with the change.",
     responses={**READ_ERRORS, 404: problem("No catalog stored yet")},
 )
 async def assess(request: Request, body: ChangeAssessRequest, _: Reader) -> ChangeAssessmentDoc:
@@ -188,12 +189,12 @@ async def assess(request: Request, body: ChangeAssessRequest, _: Reader) -> Chan
         days=body.days,
         proposals=body.proposals,
     )
-    scan_from = body.search_from or request.app.state.clock.now()
+    now = request.app.state.clock.now()
     try:
-        result = await asyncio.to_thread(assess_change, model, plan, scan_from)
+        result = await asyncio.to_thread(assess_change, model, plan, body.search_from or now)
     except WhatIfError as error:
         raise _problem(error) from None
-    return assessment_document(result)
+    return assessment_document(result, assessed_at=now, catalog_version=model.catalog_version)
 
 
 @router.get(

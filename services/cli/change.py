@@ -95,7 +95,11 @@ def assess(
     catalog_paths: list[Path] | None = typer.Option(
         None, "--catalog", help="Catalog files or folders. Default: $IMPACTLINE_CATALOG."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the assessment as JSON."),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print the assessment as JSON: the `assessment` to record with the change.",
+    ),
 ) -> None:
     """Expected and worst-case business impact minutes of a planned change window, the
     calendar periods it crosses, the people it would hit, and the least harmful windows of
@@ -118,14 +122,19 @@ def assess(
         step=parse_length(step, "--step"),
         proposals=proposals,
     )
-    scan_from = parse_time(start_from, zone, "--from") if start_from else settings.clock().now()
+    now = settings.clock().now()
+    scan_from = parse_time(start_from, zone, "--from") if start_from else now
     try:
         assessment = assess_change(whatif_model(settings, catalog), plan, scan_from)
     except WhatIfError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
     if as_json:
-        typer.echo(json.dumps(assessment_document(assessment).model_dump(mode="json"), indent=2))
+        typer.echo(
+            json.dumps(
+                assessment_document(assessment, assessed_at=now).model_dump(mode="json"), indent=2
+            )
+        )
         return
     render(Console(width=160), assessment, zone)
 

@@ -13,7 +13,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from impactline.core.states import State
 from impactline.core.values import (
@@ -147,6 +154,35 @@ class ChangeKind(StrEnum):
     OTHER = "other"
 
 
+class ChangeAssessmentSummary(Contract):
+    """The figures of a planned change's risk assessment (`POST /v1/changes/assess`), kept with
+    the change record so an incident it is suspected of can be weighed against them. The field
+    names are the assessment answer's, so that answer can be passed along as it is."""
+
+    start: AwareDatetime = Field(description="Start of the assessed window.")
+    end: AwareDatetime = Field(description="End of the assessed window.")
+    worst_case_business_impact_minutes: float = Field(
+        ge=0, allow_inf_nan=False, description="If the CIs fail for the whole window."
+    )
+    expected_business_impact_minutes: float = Field(
+        ge=0, allow_inf_nan=False, description="Risk of failure x the cost of the assumed outage."
+    )
+    risk: float | None = Field(default=None, ge=0, le=1, description="Probability of failure.")
+    periods: list[Text] = Field(
+        default_factory=list, max_length=50, description="Periods crossed, as `name xweight`."
+    )
+    users_affected: int | None = Field(default=None, ge=0)
+    worst_priority: Priority | None = None
+    assessed_at: AwareDatetime | None = Field(default=None, description="When it was assessed.")
+    catalog_version: int | None = Field(default=None, ge=0, description="Catalog assessed on.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ChangeAssessmentSummary:
+        if self.end <= self.start:
+            raise ValueError("the assessed window must end after it starts")
+        return self
+
+
 class ChangeEvent(Contract):
     """A change record on a CI: a deployment or a configuration change."""
 
@@ -162,6 +198,9 @@ class ChangeEvent(Contract):
     source: Reference = "api"
     binding: Binding | None = Field(
         default=None, description="How ingest bound the change to `ci_id`; set by ingest."
+    )
+    assessment: ChangeAssessmentSummary | None = Field(
+        default=None, description="The planned change's risk assessment, as the client had it."
     )
 
 
@@ -283,6 +322,7 @@ class SuspectChange(Contract):
     kind: ChangeKind
     time: AwareDatetime
     summary: Text = ""
+    assessment: ChangeAssessmentSummary | None = None
 
 
 class IncidentEvent(Contract):

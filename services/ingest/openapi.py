@@ -124,6 +124,29 @@ CHANGE: Schema = {
         "pipeline_url": {"type": "string"},
         "time": TIMESTAMP,
         "source": {"type": "string"},
+        "assessment": {
+            "type": "object",
+            "description": "The answer of `POST /v1/changes/assess`, kept with the change: "
+            "only its figures are kept, the simulation and the options are dropped.",
+            "required": [
+                "start",
+                "end",
+                "worst_case_business_impact_minutes",
+                "expected_business_impact_minutes",
+            ],
+            "properties": {
+                "start": TIMESTAMP,
+                "end": TIMESTAMP,
+                "worst_case_business_impact_minutes": {"type": "number", "minimum": 0},
+                "expected_business_impact_minutes": {"type": "number", "minimum": 0},
+                "risk": {"type": "number", "minimum": 0, "maximum": 1},
+                "periods": {"type": "array", "items": {"type": "string"}},
+                "users_affected": {"type": "integer", "minimum": 0},
+                "worst_priority": {"type": "string", "enum": ["P1", "P2", "P3", "P4", "P5"]},
+                "assessed_at": TIMESTAMP,
+                "catalog_version": {"type": "integer", "minimum": 0},
+            },
+        },
     },
 }
 FEEDBACK: Schema = {

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,6 +31,7 @@ from impactline.runtime.system import RunningSystem
 from impactline.runtime.whatif import whatif_model
 from tests.e2e.conftest import ROOT, scratch_database, scratch_topics
 from tests.e2e.test_dashboard_browser import MONTH_END, Browser, browser  # noqa: F401 - fixture
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -204,3 +206,101 @@ async def test_change_assessment_over_http(system: RunningSystem) -> None:
     assert days["2026-11-26"]["level"] == 4 and days["2026-11-26"]["peak_weight"] == 3.0
     assert days["2026-11-29"]["peak_period"] == "off-hours"  # a Sunday
     assert days["2026-11-29"]["level"] < days["2026-11-25"]["level"]  # payroll day x2
+
+
+# db-gl-01 down 30 minutes during the close: (159.5 x 1.5 + 5 x 1.2) x 3.0 x 30.
+THIRTY_MIN = (159.5 * 1.5 + 5 * 1.2) * 3.0 * 30  # 22,072.5
+
+
+async def sign_in(page: Browser, system: RunningSystem) -> None:
+    await page.open(f"{system.api_url}/")
+    await page.until("!document.getElementById('key-panel').hidden", "the key form")
+    await page.evaluate(
+        f"document.getElementById('key-input').value = {json.dumps(system.api_key)};"
+        "document.querySelector('#key-form button[type=submit]').click(); true"
+    )
+
+
+async def test_a_recorded_change_keeps_its_assessment_into_the_incident(
+    system: RunningSystem,
+    browser: Browser,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    """A change assessed, recorded with the answer, then db-gl-01 fails inside its window: the
+    incident's suspect change shows the assessment beside the incident's minutes so far."""
+    headers = {"Authorization": f"Bearer {system.api_key}"}
+    plan = {
+        "cis": [{"ci_id": "db-gl-01"}],
+        "start": "2026-11-30T10:00:00Z",
+        "duration": "2h",
+        "risk": 0.25,
+        "search_from": "2026-11-23T00:00:00Z",
+        "days": 3,
+    }
+    change_id = f"chg-gl-ledger-{uuid.uuid4().hex[:8]}"
+    async with (
+        httpx.AsyncClient(base_url=system.api_url, headers=headers, timeout=30) as api,
+        httpx.AsyncClient(base_url=system.ingest_url, headers=headers, timeout=30) as ingest,
+    ):
+        answer = await api.post("/v1/changes/assess", json=plan)
+        assert answer.status_code == 200, answer.text
+        record = {
+            "id": change_id,
+            "ci_id": "db-gl-01",
+            "summary": "gl-ledger 4.2.1: faster period-close queries",
+            "time": "2026-11-30T10:00:00Z",
+            "assessment": answer.json(),
+        }
+        recorded = await ingest.post("/v1/changes", json=record)
+        assert recorded.status_code == 202, recorded.text
+        # Down from 10:05, inside the assessed window: the incident opens with the suspect.
+        down = {"ci_id": "db-gl-01", "state": "down", "time": "2026-11-30T10:05:00Z"}
+        assert (await ingest.post("/v1/events", json=down)).status_code == 202
+
+        async def suspect(minutes: float | None) -> tuple[dict[str, Any], dict[str, Any]] | None:
+            page = await api.get("/v1/incidents", params={"service": "financial-close"})
+            assert page.status_code == 200, page.text
+            for incident in page.json()["items"]:
+                so_far = incident["business_impact_minutes"]
+                for change in incident["suspect_changes"]:
+                    if change["change_id"] == change_id and (
+                        minutes is None or so_far == pytest.approx(minutes)
+                    ):
+                        return incident, change
+            return None
+
+        incident, _ = await wait_for(
+            lambda: suspect(None), timeout=120, interval=0.5, message="the suspect change"
+        )
+        card = f"#incident-{incident['incident_id']} .suspects .assessed"
+        await sign_in(browser, system)
+        shown_on_card = await browser.until(
+            f"document.querySelector({json.dumps(card)})?.textContent", "the assessment on the card"
+        )
+        await browser.screenshot(tmp_path / "assessed-change.png")
+        up = {"ci_id": "db-gl-01", "state": "ok", "time": "2026-11-30T10:35:00Z"}
+        assert (await ingest.post("/v1/events", json=up)).status_code == 202
+        # Once the recovery is scored, the whole 30 minutes are charged.
+        incident, change = await wait_for(
+            lambda: suspect(THIRTY_MIN), timeout=120, interval=0.5, message="30 minutes charged"
+        )
+        detail = (await api.get(f"/v1/incidents/{incident['incident_id']}")).json()
+
+    kept = change["assessment"]
+    # (159.5 x 1.5 + 5 x 1.2) x 3.0 x 120 during the close (docs/what-if.md), a quarter expected.
+    assert kept["worst_case_business_impact_minutes"] == pytest.approx(88290)
+    assert kept["expected_business_impact_minutes"] == pytest.approx(88290 * 0.25)
+    assert kept["start"] == "2026-11-30T10:00:00Z" and kept["risk"] == 0.25
+    assert kept["catalog_version"] == answer.json()["catalog_version"]
+    assert "simulation" not in kept and "options" not in kept
+    check = change["against_assessment"]
+    assert check["incident_business_impact_minutes"] == pytest.approx(THIRTY_MIN)
+    assert check["share_of_worst_case"] == pytest.approx(0.25)
+    assert not check["beyond_worst_case"]
+    assert check["note"].startswith("assessed worst case 88,290 business impact minutes")
+    assert check["note"].endswith("this incident so far 22,072 (25% of the worst case)")
+    [shown] = [c for c in detail["suspect_changes"] if c["change_id"] == change_id]
+    assert shown["against_assessment"]["note"].startswith("assessed worst case 88,290")
+    assert shown_on_card.startswith("assessed worst case 88,290 business impact minutes")
+    assert not browser.errors, browser.errors
+    print(check["note"])

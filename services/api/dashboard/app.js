@@ -535,9 +535,26 @@ function incidentCard(incident) {
     el("span", { class: "label" }, "Suspect changes: "),
     suspects.length ? "" : "none",
     suspects.length ? el("ul", { class: "suspects" }, suspects.map((c) =>
-      el("li", {}, `${c.kind} on ${c.ci_id} at ${fmtTime(c.time)}${c.summary ? `: ${c.summary}` : ""}`))) : null),
+      el("li", {}, `${c.kind} on ${c.ci_id} at ${fmtTime(c.time)}${c.summary ? `: ${c.summary}` : ""}`,
+        assessedNote(c, incident)))) : null),
   deliveryLine(incident),
   );
+}
+
+// A change recorded with its risk assessment: what it was assessed to cost beside what the
+// incident has cost so far, from the card's own figures so a live update keeps them together.
+function assessedNote(change, incident) {
+  const a = change.assessment;
+  if (!a) return null;
+  const worst = a.worst_case_business_impact_minutes;
+  const soFar = incident.business_impact_minutes || 0;
+  const periods = (a.periods || []).length ? `, crossing ${a.periods.join(", ")}` : "";
+  const share = worst > 0 && soFar <= worst ? ` (${fmtPercent(soFar / worst, 0)} of the worst case)` : "";
+  const beyond = soFar > worst;
+  return el("div", { class: `assessed${beyond ? " beyond" : ""}` },
+    `assessed worst case ${fmtNumber(worst, 0)} business impact minutes ` +
+    `(expected ${fmtNumber(a.expected_business_impact_minutes, 0)})${periods}; ` +
+    `this incident so far ${fmtNumber(soFar, 0)}${share}${beyond ? ", beyond the assessed worst case" : ""}`);
 }
 
 // Minutes also charged to another incident (two causes of one service), and merges.

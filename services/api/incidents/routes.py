@@ -23,11 +23,48 @@ from impactline.core.contracts import (
     Priority,
     SuspectChange,
 )
+from impactline.core.whatif.hindsight import weigh
 from impactline.runtime.auth import Principal, require_scope
 from impactline.runtime.kafka import publish
 from impactline.runtime.problems import Problem
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+
+
+class AssessmentCheckDoc(BaseModel):
+    """A suspect change's recorded assessment beside what the incident has cost so far."""
+
+    incident_business_impact_minutes: float
+    share_of_worst_case: float | None = Field(
+        description="The incident's minutes over the assessed worst case; null if that was 0."
+    )
+    beyond_worst_case: bool
+    note: str = Field(examples=["assessed worst case 88,290 business impact minutes ..."])
+
+
+class SuspectChangeView(SuspectChange):
+    against_assessment: AssessmentCheckDoc | None = Field(
+        default=None,
+        description="Set when the change was recorded with its assessment (`/v1/changes`).",
+    )
+
+
+def with_assessments(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with each assessed suspect change weighed against the incident's minutes."""
+    views = []
+    for change in row["suspect_changes"]:
+        view = SuspectChangeView.model_validate(change)
+        if view.assessment is not None:
+            check = weigh(view.assessment, row["business_impact_minutes"])
+            doc = AssessmentCheckDoc(
+                incident_business_impact_minutes=check.incident_minutes,
+                share_of_worst_case=check.share_of_worst_case,
+                beyond_worst_case=check.beyond_worst_case,
+                note=check.note,
+            )
+            view = view.model_copy(update={"against_assessment": doc})
+        views.append(view)
+    return {**row, "suspect_changes": views}
 
 
 class Incident(BaseModel):
@@ -41,7 +78,7 @@ class Incident(BaseModel):
     affected_services: list[str]
     member_cis: list[str]
     root_cause_candidates: list[str]
-    suspect_changes: list[SuspectChange]
+    suspect_changes: list[SuspectChangeView]
     priority: Priority | None = Field(
         description="The best priority of the impact while charged to this incident (or to "
         "one merged into it)."
@@ -139,7 +176,9 @@ async def list_incidents(
     next_url = (
         str(request.url.include_query_params(offset=offset + limit, limit=limit)) if more else None
     )
-    return IncidentPage(items=[Incident(**r) for r in rows[:limit]], next=next_url)
+    return IncidentPage(
+        items=[Incident(**with_assessments(r)) for r in rows[:limit]], next=next_url
+    )
 
 
 @router.get("/{incident_id}", summary="One incident with its timeline")
@@ -147,7 +186,7 @@ async def get_incident(incident_id: str, store: Store, _: Reader) -> IncidentDet
     row = await _existing(store, incident_id)
     timeline = [TimelineEntry(**t) for t in await store.timeline(incident_id)]
     services = [ServiceCharge(**c) for c in await store.by_service(incident_id, row["absorbed"])]
-    return IncidentDetail(**row, impact_by_service=services, timeline=timeline)
+    return IncidentDetail(**with_assessments(row), impact_by_service=services, timeline=timeline)
 
 
 @router.post("/{incident_id}/ack", status_code=202, summary="Acknowledge an open incident")

@@ -131,6 +131,7 @@ class DomainCorrelator:
             kind=change.kind,
             time=change.time,
             summary=change.summary,
+            assessment=change.assessment,
         )
         suspects = ctx.config.suspects
         events = []

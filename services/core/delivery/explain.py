@@ -136,7 +136,14 @@ def _facts(notice: Notice, context: IncidentContext | None, link: str | None) ->
 
 def _change(change: SuspectChange) -> str:
     summary = f": {change.summary}" if change.summary else ""
-    return f"{change.kind.value} on {change.ci_id} at {_when(change.time)}{summary}"
+    text = f"{change.kind.value} on {change.ci_id} at {_when(change.time)}{summary}"
+    if change.assessment is not None:
+        a = change.assessment
+        text += (
+            f" (assessed worst case {a.worst_case_business_impact_minutes:,.0f} business impact "
+            f"minutes, expected {a.expected_business_impact_minutes:,.0f})"
+        )
+    return text
 
 
 def _when(at: datetime) -> str:

@@ -122,6 +122,10 @@ class ChangeAssessmentDoc(BaseModel):
         description="How many times the best window's cost the planned window costs."
     )
     options: list[OptionDoc] = Field(description="Least harmful windows, ranked.")
+    assessed_at: datetime = Field(description="When the assessment was made.")
+    catalog_version: int | None = Field(
+        description="The stored catalog version assessed on; null for catalog files."
+    )
 
 
 def _period(span: PeriodSpan) -> PeriodDoc:
@@ -214,7 +218,11 @@ def _option(o: WindowOption) -> OptionDoc:
     )
 
 
-def assessment_document(a: ChangeAssessment) -> ChangeAssessmentDoc:
+def assessment_document(
+    a: ChangeAssessment, *, assessed_at: datetime, catalog_version: int | None = None
+) -> ChangeAssessmentDoc:
+    """The assessment answer; record it with the change (`assessment` of `/v1/changes`) to
+    keep its figures beside the evidence if an incident follows."""
     options = [_option(o) for o in a.options]
     sim = a.simulation
     return ChangeAssessmentDoc(
@@ -237,4 +245,6 @@ def assessment_document(a: ChangeAssessment) -> ChangeAssessmentDoc:
         best=options[0] if options else None,
         planned_to_best_ratio=a.ratio_to_best,
         options=options,
+        assessed_at=assessed_at,
+        catalog_version=catalog_version,
     )

@@ -27,10 +27,20 @@ A record (the body, or each item of a JSON array of records):
 | `id`                | no       | the change's own id; with several CIs each event gets an |
 |                     |          | id derived from it and the CI                            |
 | `source`            | no       | the reporting system; default `pipeline`                 |
+| `assessment`        | no       | the planned change's risk assessment: the answer of      |
+|                     |          | `POST /v1/changes/assess` as it is, or just its figures  |
+|                     |          | (`start`, `end`, `worst_case_business_impact_minutes`,   |
+|                     |          | `expected_business_impact_minutes`, optional `risk`,     |
+|                     |          | `periods`, `users_affected`, `worst_priority`,           |
+|                     |          | `assessed_at`, `catalog_version`); only those are kept   |
 
 Without an `id`, the event id is derived from CI, kind, time, reference and summary, so a
 pipeline that retries its webhook produces duplicates that idempotent sinks drop. Unknown fields
-are rejected so a misspelt field is not silently ignored.
+are rejected so a misspelt field is not silently ignored; in `assessment`, the other fields of
+an assessment answer (the simulation, the options) are accepted and dropped, anything else is
+rejected. The assessment is the client's: ingest checks its shape, not its figures, and does not
+recompute it (that needs the catalog and the calendars, and the board decided on the figures it
+saw).
 """
 
 from __future__ import annotations
@@ -38,7 +48,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from impactline.core.contracts import ChangeEvent, ChangeKind
+from impactline.core.contracts import ChangeAssessmentSummary, ChangeEvent, ChangeKind
+from impactline.core.whatif.documents import ChangeAssessmentDoc
 from impactline.ingest.adapters.errors import AdapterError, join, pointer
 from impactline.ingest.adapters.fields import (
     build,
@@ -62,6 +73,7 @@ FIELDS = (
     "pipeline_url",
     "time",
     "source",
+    "assessment",
 )
 KINDS = tuple(k.value for k in ChangeKind)
 
@@ -102,6 +114,7 @@ def parse_record(body: Any, *, base: str = "", received_at: datetime) -> list[Ch
         "author": text(record, "author", base),
         "reference": reference[1],
         "source": text(record, "source", base) or SOURCE,
+        "assessment": _assessment(record, base),
     }
     events = []
     for ci_ptr, ci_id in targets:
@@ -157,3 +170,22 @@ def _reference(record: dict[str, Any], base: str) -> tuple[str, str | None]:
         )
     name = "pipeline_url" if "pipeline_url" in record else "reference"
     return join(base, name), text(record, name, base)
+
+
+KEPT = tuple(ChangeAssessmentSummary.model_fields)
+# The rest of an assessment answer: accepted so the answer can be passed along, not kept.
+DROPPED = frozenset(ChangeAssessmentDoc.model_fields) - set(KEPT)
+
+
+def _assessment(record: dict[str, Any], base: str) -> ChangeAssessmentSummary | None:
+    if record.get("assessment") is None:
+        return None
+    ptr = join(base, "assessment")
+    given = require_object(record["assessment"], ptr, "an assessment object")
+    for name in given:
+        if name not in KEPT and name not in DROPPED:
+            raise AdapterError(
+                join(ptr, name), f"unknown field; an assessment has {', '.join(KEPT)}"
+            )
+    kept = {name: value for name, value in given.items() if name in KEPT}
+    return build(ChangeAssessmentSummary, kept, base=ptr)
