@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -97,22 +98,38 @@ async def _connect(database_url: str) -> asyncpg.Connection:
     raise AssertionError("unreachable")
 
 
+_DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _database_statement(verb: str, name: str) -> str:
+    """`CREATE DATABASE` / `DROP DATABASE IF EXISTS ... WITH (FORCE)` for `name`. These take an
+    identifier, which cannot travel as a query parameter, so the name must match a strict
+    pattern (lower-case letters, digits, underscores) before it goes into the text."""
+    if not _DATABASE_NAME.fullmatch(name):
+        raise ValueError(f"database name {name!r} must match {_DATABASE_NAME.pattern}")
+    if verb == "create":
+        return f'CREATE DATABASE "{name}"'
+    return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+
+
 async def fresh_database(server_url: str, name: str) -> str:
     """The URL of database `name` on the server of `server_url`, emptied: dropped with its
     connections if it exists, then created."""
     admin = await asyncpg.connect(server_url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        for verb in ("drop", "create"):
+            statement = _database_statement(verb, name)
+            await admin.execute(statement)
     finally:
         await admin.close()
     return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
 
 
 async def drop_database(server_url: str, name: str) -> None:
+    statement = _database_statement("drop", name)
     admin = await asyncpg.connect(server_url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(statement)
     finally:
         await admin.close()
 

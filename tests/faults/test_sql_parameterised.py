@@ -18,7 +18,11 @@ import pytest
 SERVICES = Path(__file__).resolve().parents[2] / "services"
 SQL_CALLS = {"execute", "executemany", "fetch", "fetchrow", "fetchval", "copy_records_to_table"}
 # SQL text that comes from files shipped with the package, not from any input.
-ALLOWED = {"db.py: sql": "the migration runner executes the package's own migration files"}
+ALLOWED = {
+    "db.py: sql": "the migration runner executes the package's own migration files",
+    "db.py: statement": "CREATE and DROP DATABASE take an identifier, checked against a strict "
+    "pattern by _database_statement",
+}
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|WHERE|VALUES)\b")
 
 
