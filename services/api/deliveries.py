@@ -19,7 +19,7 @@ from impactline.api.responses import READ_ERRORS
 from impactline.core import topics
 from impactline.core.contracts import DeliveryRecord, DeliveryStatus, DestinationKind, Priority
 from impactline.runtime.auth import Principal, require_scope
-from impactline.runtime.projection import Projection
+from impactline.runtime.projection import Projection, start_projection
 from impactline.runtime.settings import Settings
 
 _UPSERT = """
@@ -171,13 +171,11 @@ async def start_deliveries(
 ) -> Projection:
     store = DeliveryStore(pool)
     app.state.delivery_store = store
-    projection = Projection(
+    return await start_projection(
         "deliveries",
-        settings.require_kafka(),
+        settings,
         [topics.DELIVERIES],
         store.project,  # type: ignore[arg-type]
         producer,
-        prefix=settings.topic_prefix,
+        app.state.tasks,
     )
-    await projection.start(app.state.tasks)
-    return projection

@@ -39,7 +39,7 @@ from impactline.runtime.kafka import ensure_topics, new_producer
 from impactline.runtime.keys import open_key_store
 from impactline.runtime.metrics import instrument_http
 from impactline.runtime.problems import Problem
-from impactline.runtime.projection import Projection
+from impactline.runtime.projection import start_projection
 from impactline.runtime.settings import Settings, SettingsError
 from impactline.runtime.tasks import BackgroundTasks, tasks_ready
 from impactline.runtime.telemetry import setup_tracing
@@ -204,11 +204,9 @@ async def _start(
     tasks.start(
         "catalog", functools.partial(follow_catalog, holder, bootstrap, settings.topic_prefix)
     )
-    projection = Projection(
-        "notify", bootstrap, SOURCES, router.apply, producer, prefix=settings.topic_prefix,
-        process="notify",
-    )  # fmt: skip
-    await projection.start(tasks)
+    projection = await start_projection(
+        "notify", settings, SOURCES, router.apply, producer, tasks, process="notify"
+    )
     stack.push_async_callback(projection.stop)
     app.state.store = store
     app.state.producer = producer

@@ -119,8 +119,23 @@ async def ensure_topics(
                     raise RuntimeError(f"could not create topic {name}: error code {code}")
             log.info("created topics %s", ", ".join(n.name for n in new))
             await _wait_for_leaders(admin, [n.name for n in new])
+            await _wait_until_served(bootstrap, new)
     finally:
         await admin.close()
+
+
+async def _wait_until_served(bootstrap: str, new: list[NewTopic]) -> None:
+    """Return once the leader of every new partition answers for it. Metadata names a leader
+    a moment before that broker serves the partition; a produce in between is refused with
+    NotLeaderForPartition (and logged as a warning by the client). Asking each partition's end
+    offset waits out that moment, quietly."""
+    consumer = new_consumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(t.name, p) for t in new for p in range(t.num_partitions)]
+        await consumer.end_offsets(parts)
+    finally:
+        await consumer.stop()
 
 
 async def _wait_for_leaders(

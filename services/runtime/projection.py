@@ -24,6 +24,7 @@ from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract
 from impactline.runtime.db import TRANSIENT
 from impactline.runtime.kafka import dead_letter_for, new_consumer, publish, topic_name
+from impactline.runtime.settings import Settings
 from impactline.runtime.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
@@ -165,3 +166,27 @@ class Projection:
                 log.warning("%s: dead letter not sent yet (%s); retrying", self.name, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
+
+
+async def start_projection(
+    name: str,
+    settings: Settings,
+    sources: Sequence[topics.Topic],
+    apply: Apply,
+    producer: AIOKafkaProducer,
+    tasks: BackgroundTasks,
+    *,
+    process: str = "api",
+) -> Projection:
+    """A read model of `sources` projected by `apply`, running as one of `tasks`."""
+    projection = Projection(
+        name,
+        settings.require_kafka(),
+        sources,
+        apply,
+        producer,
+        prefix=settings.topic_prefix,
+        process=process,
+    )
+    await projection.start(tasks)
+    return projection

@@ -69,12 +69,12 @@ class TopicTail:
         await self.consumer.stop()
 
 
-@pytest.fixture(scope="module")
-async def e2e_settings(
-    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+@asynccontextmanager
+async def isolated_settings(
+    kafka_bootstrap: str, database_url: str, state_dir: Path, **values: str
 ) -> AsyncIterator[Settings]:
-    # A fresh topic namespace and database per test module: no offsets, table state or read
-    # models from other tests.
+    """Settings under a fresh topic namespace and database, dropped afterwards: no offsets,
+    state or read models from other tests. `values` are settings by their variable names."""
     namespace = f"e2e_{uuid.uuid4().hex[:8]}"
     async with (
         scratch_database(database_url, namespace) as url,
@@ -84,13 +84,26 @@ async def e2e_settings(
             kafka_bootstrap_servers=kafka_bootstrap,
             database_url=url,
             IMPACTLINE_TOPIC_PREFIX=f"{namespace}.",
-            IMPACTLINE_CATALOG=f"{ROOT / 'deploy' / 'catalog'},{CONFIG / 'cascade-catalog.yaml'}",
-            IMPACTLINE_CORRELATION_CONFIG=str(CONFIG / "correlation.yaml"),
-            IMPACTLINE_ACCRUAL_SECONDS="2",
-            IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
-            # The tests play DESIGN.md's fixed days of November 2026, whenever they run.
+            IMPACTLINE_STATE_DIR=str(state_dir),
+            # The tests play fixed days of November 2026, whenever they run.
             IMPACTLINE_EVENT_MAX_AGE="P36500D",
+            **values,
         )
+
+
+@pytest.fixture(scope="module")
+async def e2e_settings(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Settings]:
+    async with isolated_settings(
+        kafka_bootstrap,
+        database_url,
+        tmp_path_factory.mktemp("state"),
+        IMPACTLINE_CATALOG=f"{ROOT / 'deploy' / 'catalog'},{CONFIG / 'cascade-catalog.yaml'}",
+        IMPACTLINE_CORRELATION_CONFIG=str(CONFIG / "correlation.yaml"),
+        IMPACTLINE_ACCRUAL_SECONDS="2",
+    ) as settings:
+        yield settings
 
 
 @asynccontextmanager

@@ -8,7 +8,6 @@ rule are shortened (1 minute and 5 seconds) so the test takes seconds.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,10 +17,9 @@ import httpx
 import pytest
 
 from impactline.core import topics
-from impactline.runtime.db import scratch_database
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem
-from tests.e2e.conftest import CONFIG, ROOT, scratch_topics
+from tests.e2e.conftest import CONFIG, ROOT, isolated_settings
 
 LONDON = ZoneInfo("Europe/London")
 # Mid-month business hours: the calendar alone gives medium urgency (DESIGN section 6).
@@ -38,27 +36,20 @@ burn_rate_rules:
 async def e2e_settings(
     kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Settings]:
-    namespace = f"e2e_{uuid.uuid4().hex[:8]}"
     scoring = tmp_path_factory.mktemp("scoring") / "scoring.yaml"
     scoring.write_text(FAST_RULES)
-    async with (
-        scratch_database(database_url, namespace) as url,
-        scratch_topics(kafka_bootstrap, f"{namespace}."),
-    ):
-        yield Settings(
-            kafka_bootstrap_servers=kafka_bootstrap,
-            database_url=url,
-            IMPACTLINE_TOPIC_PREFIX=f"{namespace}.",
-            IMPACTLINE_CATALOG=f"{ROOT / 'deploy' / 'catalog'},{CONFIG / 'cascade-catalog.yaml'}",
-            IMPACTLINE_CORRELATION_CONFIG=str(CONFIG / "correlation.yaml"),
-            IMPACTLINE_SCORING=str(scoring),
-            IMPACTLINE_ACCRUAL_SECONDS="2",
-            IMPACTLINE_XLA_SECONDS="1",
-            IMPACTLINE_BURN_MIN_BAD_SECONDS="2",
-            IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
-            # The tests play fixed days of November 2026, whenever they run.
-            IMPACTLINE_EVENT_MAX_AGE="P36500D",
-        )
+    async with isolated_settings(
+        kafka_bootstrap,
+        database_url,
+        tmp_path_factory.mktemp("state"),
+        IMPACTLINE_CATALOG=f"{ROOT / 'deploy' / 'catalog'},{CONFIG / 'cascade-catalog.yaml'}",
+        IMPACTLINE_CORRELATION_CONFIG=str(CONFIG / "correlation.yaml"),
+        IMPACTLINE_SCORING=str(scoring),
+        IMPACTLINE_ACCRUAL_SECONDS="2",
+        IMPACTLINE_XLA_SECONDS="1",
+        IMPACTLINE_BURN_MIN_BAD_SECONDS="2",
+    ) as settings:
+        yield settings
 
 
 async def post(system: RunningSystem, path: str, body: Any) -> None:

@@ -13,7 +13,6 @@ alerts and ITSM records.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -25,11 +24,10 @@ from impactline.core import cloudevents, topics
 from impactline.core.contracts import ImpactEvent, ImpactReason, IncidentEvent, TelemetryEvent
 from impactline.core.processing import Output
 from impactline.core.states import State
-from impactline.runtime.db import scratch_database
 from impactline.runtime.kafka import new_consumer, partition_ids, topic_name
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem
-from tests.e2e.conftest import ROOT, scratch_topics
+from tests.e2e.conftest import ROOT, isolated_settings
 from tests.time_scenarios import flapping_ledger, live, outcome, telemetry
 
 COMPARED = (
@@ -47,20 +45,13 @@ async def e2e_settings(
     kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Settings]:
     """Every default of `make run`: the demo catalog, calendars, scoring and correlation."""
-    namespace = f"e2e_{uuid.uuid4().hex[:8]}"
-    async with (
-        scratch_database(database_url, namespace) as url,
-        scratch_topics(kafka_bootstrap, f"{namespace}."),
-    ):
-        yield Settings(
-            kafka_bootstrap_servers=kafka_bootstrap,
-            database_url=url,
-            IMPACTLINE_TOPIC_PREFIX=f"{namespace}.",
-            IMPACTLINE_CATALOG=str(ROOT / "deploy" / "catalog"),
-            IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
-            # A replay of 12 November 2026, however long ago that is when the test runs.
-            IMPACTLINE_EVENT_MAX_AGE="P36500D",
-        )
+    async with isolated_settings(
+        kafka_bootstrap,
+        database_url,
+        tmp_path_factory.mktemp("state"),
+        IMPACTLINE_CATALOG=str(ROOT / "deploy" / "catalog"),
+    ) as settings:
+        yield settings
 
 
 def the_day() -> list[TelemetryEvent]:

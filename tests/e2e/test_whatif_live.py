@@ -29,7 +29,7 @@ from impactline.core.whatif import Condition, simulate
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem
 from impactline.runtime.whatif import whatif_model
-from tests.e2e.conftest import ROOT, scratch_database, scratch_topics
+from tests.e2e.conftest import ROOT, isolated_settings
 from tests.e2e.test_dashboard_browser import MONTH_END, Browser, browser  # noqa: F401 - fixture
 from tests.helpers import wait_for
 
@@ -44,20 +44,13 @@ async def e2e_settings(
     kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Settings]:
     """Every default of `make run`: the demo catalog, calendars, scoring and correlation."""
-    namespace = f"e2e_{uuid.uuid4().hex[:8]}"
-    async with (
-        scratch_database(database_url, namespace) as url,
-        scratch_topics(kafka_bootstrap, f"{namespace}."),
-    ):
-        yield Settings(
-            kafka_bootstrap_servers=kafka_bootstrap,
-            database_url=url,
-            IMPACTLINE_TOPIC_PREFIX=f"{namespace}.",
-            IMPACTLINE_CATALOG=str(ROOT / "deploy" / "catalog"),
-            IMPACTLINE_STATE_DIR=str(tmp_path_factory.mktemp("state")),
-            # A failure of 25 November 2026, however long ago that is when the test runs.
-            IMPACTLINE_EVENT_MAX_AGE="P36500D",
-        )
+    async with isolated_settings(
+        kafka_bootstrap,
+        database_url,
+        tmp_path_factory.mktemp("state"),
+        IMPACTLINE_CATALOG=str(ROOT / "deploy" / "catalog"),
+    ) as settings:
+        yield settings
 
 
 def curve_of(events: list[ImpactEvent]) -> dict[str, list[tuple[datetime, str, float, str]]]:

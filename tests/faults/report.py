@@ -75,7 +75,7 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "",
             f"Slow consumer: {slow['events']:,} events posted in {slow['posted_seconds']:.0f} s; "
-            f"correlate's consumer lag (telemetry and ci-state) peaked at {slow['peak_lag']:,} "
+            f"correlate's consumer lag (telemetry) peaked at {slow['peak_lag']:,} "
             f"messages in its metrics while its resident memory peaked at "
             f"{slow['max_rss_mib']:.0f} MiB "
             f"(bound {slow['rss_bound_mib']} MiB, {slow['samples']} samples).",

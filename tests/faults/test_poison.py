@@ -113,7 +113,7 @@ async def inject_poison(system: RunningSystem) -> dict[tuple[str, int, int], top
 
 async def valid_traffic(system: RunningSystem) -> Workload:
     """Valid input on the same topics behind the poison: a CI failure and recovery (telemetry,
-    ci-state, annotations, health, impact, incidents), a change, feedback and a raw event."""
+    annotations, health, impact, incidents), a change, feedback and a raw event."""
     now = SYSTEM.now()
     ci, service = ci_id(GROUP, 0), service_id(GROUP, 0)
     down = TelemetryEvent(ci_id=ci, state="down", time=now - timedelta(seconds=30))

@@ -67,14 +67,14 @@ async def scrape(url: str, key: str | None = None) -> dict[str, list[tuple[dict[
 
 
 async def correlate_lag(url: str, system: RunningSystem) -> float:
-    """Correlate's backlog on its two stages (telemetry, then ci-state), as its metrics say."""
+    """Correlate's backlog of telemetry, as its metrics say."""
     prefix = system.settings.topic_prefix
     samples = (await scrape(url)).get("impactline_consumer_lag", [])
     return sum(
         value
         for labels, value in samples
         if labels["group"] == f"{prefix}impactline-correlate"
-        and labels["topic"] in (f"{prefix}telemetry", f"{prefix}ci-state")
+        and labels["topic"] == f"{prefix}telemetry"
     )
 
 

@@ -19,7 +19,7 @@ from impactline.core import topics
 from impactline.core.calendar import BusinessCalendar, load_calendars
 from impactline.core.impact import load_scoring_config
 from impactline.core.scoring import DEFAULT_CONFIG, ScoringConfig
-from impactline.runtime.projection import Projection
+from impactline.runtime.projection import Projection, start_projection
 from impactline.runtime.settings import Settings
 
 __all__ = ["HealthModel", "HealthStore", "router", "start_health_model"]
@@ -45,13 +45,11 @@ async def start_health_model(
     store = HealthStore(pool, app.state.clock)
     calendars, scoring = load_configuration(settings)
     app.state.health_model = HealthModel(store, calendars, scoring)
-    projection = Projection(
+    return await start_projection(
         "service-health",
-        settings.require_kafka(),
+        settings,
         SOURCES,
         store.project,  # type: ignore[arg-type]
         producer,
-        prefix=settings.topic_prefix,
+        app.state.tasks,
     )
-    await projection.start(app.state.tasks)
-    return projection

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from impactline.api.incidents.routes import router
 from impactline.api.incidents.store import IncidentStore
 from impactline.core import topics
-from impactline.runtime.projection import Projection
+from impactline.runtime.projection import Projection, start_projection
 from impactline.runtime.settings import Settings
 
 __all__ = ["IncidentStore", "router", "start_incidents"]
@@ -21,13 +21,11 @@ async def start_incidents(
     """Make the incident store available to the routes and start projecting into it."""
     store = IncidentStore(pool)
     app.state.incident_store = store
-    projection = Projection(
+    return await start_projection(
         "incidents",
-        settings.require_kafka(),
+        settings,
         [topics.INCIDENTS, topics.CI_ANNOTATIONS, topics.IMPACT],
         store.project,  # type: ignore[arg-type]
         producer,
-        prefix=settings.topic_prefix,
+        app.state.tasks,
     )
-    await projection.start(app.state.tasks)
-    return projection

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from impactline.api.unbound.routes import router
 from impactline.api.unbound.store import UnboundStore
 from impactline.core import topics
-from impactline.runtime.projection import Projection
+from impactline.runtime.projection import Projection, start_projection
 from impactline.runtime.settings import Settings
 
 __all__ = ["UnboundStore", "router", "start_unbound"]
@@ -21,13 +21,11 @@ async def start_unbound(
     """Make the unbound store available to the routes and start projecting into it."""
     store = UnboundStore(pool)
     app.state.unbound_store = store
-    projection = Projection(
+    return await start_projection(
         "unbound",
-        settings.require_kafka(),
+        settings,
         [topics.UNBOUND],
         store.project,  # type: ignore[arg-type]
         producer,
-        prefix=settings.topic_prefix,
+        app.state.tasks,
     )
-    await projection.start(app.state.tasks)
-    return projection
