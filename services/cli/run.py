@@ -138,14 +138,19 @@ async def _run(
         if system is not None:
             system.stop()
         if not keep:
+            # Emptied on the way out, so the next start has nothing to wait for; kept with
+            # --keep-infra for whoever wants to look at them.
+            await delete_topics(settings.require_kafka(), settings.topic_prefix)
             await stop_infrastructure(infra)
 
 
 async def _demo_namespace(settings: Settings, bootstrap: str, server_url: str) -> Settings:
     """Settings whose topics (prefix `demo.`) and database (`impactline_demo`) hold nothing
-    from an earlier run. The scenario's days move with the calendar and its event ids are
-    stable, so state kept from yesterday's run would hide today's story as duplicates; and only
-    names of the demo's own are emptied, whichever servers are configured."""
+    from an earlier run: a run deletes its topics when it ends, and these are the leftovers of
+    one that was killed or kept its infrastructure. The scenario's days move with the calendar
+    and its event ids are stable, so state kept from yesterday's run would hide today's story
+    as duplicates; and only names of the demo's own are emptied, whichever servers are
+    configured."""
     prefix = f"{settings.topic_prefix}{DEMO_PREFIX}"
     await delete_topics(bootstrap, prefix)
     database_url = await fresh_database(server_url, DEMO_DATABASE)

@@ -9,8 +9,16 @@ from typing import Annotated
 import typer
 
 from impactline.runtime.settings import Settings
+from impactline.runtime.supervisor import stop_with_supervisor
 
 app = typer.Typer(help="Run one impactline process in the foreground.", no_args_is_help=True)
+
+
+@app.callback()
+def _serve() -> None:
+    # A process started by `impactline run` or the tests ends with the process that started it.
+    stop_with_supervisor()
+
 
 HostOpt = Annotated[str, typer.Option(help="Address to listen on.")]
 LogOpt = Annotated[str, typer.Option(help="Log level: debug, info, warning, error.")]

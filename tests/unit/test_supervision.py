@@ -94,3 +94,53 @@ def test_the_supervisor_reports_restarts_and_then_stops_everything(tmp_path: Pat
             supervisor.check()
     finally:
         supervisor.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_children_end_when_their_supervisor_is_killed_hard(tmp_path: Path) -> None:
+    # A supervising process killed with SIGKILL cannot stop its children; they must notice
+    # on their own, or they keep the ports and consumer-group seats of the next run.
+    child_pid = tmp_path / "child.pid"
+    parent = tmp_path / "parent.py"
+    parent.write_text(
+        textwrap.dedent(
+            f"""
+            import os, subprocess, sys, time
+            from impactline.runtime.supervisor import SUPERVISOR_PID
+            child = '''
+            import os, pathlib, time
+            from impactline.runtime.supervisor import stop_with_supervisor
+            stop_with_supervisor()
+            pathlib.Path({str(child_pid)!r}).write_text(str(os.getpid()))
+            time.sleep(120)
+            '''
+            env = {{**os.environ, SUPERVISOR_PID: str(os.getpid())}}
+            subprocess.Popen([sys.executable, "-c", child], env=env, start_new_session=True)
+            time.sleep(120)
+            """
+        )
+    )
+    supervisor = subprocess.Popen([sys.executable, str(parent)])
+    try:
+        deadline = time.monotonic() + 30
+        while not (child_pid.exists() and child_pid.read_text()):
+            assert time.monotonic() < deadline, "the child did not start"
+            time.sleep(0.05)
+        pid = int(child_pid.read_text())
+        supervisor.kill()
+        supervisor.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(pid):
+            assert time.monotonic() < deadline, "the child outlived its supervisor"
+            time.sleep(0.05)
+    finally:
+        supervisor.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie waiting for init to reap it does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
