@@ -3,13 +3,14 @@
 Results never depend on the wall clock (see docs/correlation.md, "Time"): it only decides how
 fast event time moves while no events arrive, and what an operator's command is stamped with
 when nothing else says. Every process reads it through a `Clock`, so a test, a demo or an
-operator can run the whole system as if it were another day (`IMPACTLINE_CLOCK_OFFSET`), and
-this module is the only place allowed to read the machine's clock (a ruff rule holds the rest
-of the code to that).
+operator can run the whole system as if it were another day (`IMPACTLINE_CLOCK_OFFSET_SECONDS`,
+which `SYSTEM` and `Settings.clock()` both follow), and this module is the only place allowed to
+read the machine's clock (a ruff rule holds the rest of the code to that).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -51,4 +52,15 @@ class ManualClock:
         self._now += by
 
 
-SYSTEM = SystemClock()
+def _offset_from_environment() -> timedelta:
+    """IMPACTLINE_CLOCK_OFFSET_SECONDS, read once: code that has no Settings at hand reads the
+    same shifted clock as code that has (Settings.clock), so a whole process, tests included,
+    can be run as if the machine's clock said another day."""
+    raw = os.environ.get("IMPACTLINE_CLOCK_OFFSET_SECONDS", "").strip()
+    try:
+        return timedelta(seconds=float(raw)) if raw else timedelta(0)
+    except ValueError:
+        return timedelta(0)  # Settings refuses the value with a clear error at start
+
+
+SYSTEM = SystemClock(_offset_from_environment())
