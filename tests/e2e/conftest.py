@@ -106,6 +106,20 @@ async def e2e_settings(
         yield settings
 
 
+@pytest.fixture(scope="module")
+async def demo_settings(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Settings]:
+    """Every default of `make run`: the demo catalog, calendars, scoring and correlation."""
+    async with isolated_settings(
+        kafka_bootstrap,
+        database_url,
+        tmp_path_factory.mktemp("state"),
+        IMPACTLINE_CATALOG=str(ROOT / "deploy" / "catalog"),
+    ) as settings:
+        yield settings
+
+
 @asynccontextmanager
 async def scratch_topics(bootstrap: str, prefix: str) -> AsyncIterator[None]:
     """Topics under `prefix` deleted afterwards, so the shared broker does not pile them up."""

@@ -13,7 +13,6 @@ alerts and ITSM records.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -27,7 +26,6 @@ from impactline.core.states import State
 from impactline.runtime.kafka import new_consumer, partition_ids, topic_name
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem
-from tests.e2e.conftest import ROOT, isolated_settings
 from tests.time_scenarios import flapping_ledger, live, outcome, telemetry
 
 COMPARED = (
@@ -41,17 +39,8 @@ COMPARED = (
 
 
 @pytest.fixture(scope="module")
-async def e2e_settings(
-    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Settings]:
-    """Every default of `make run`: the demo catalog, calendars, scoring and correlation."""
-    async with isolated_settings(
-        kafka_bootstrap,
-        database_url,
-        tmp_path_factory.mktemp("state"),
-        IMPACTLINE_CATALOG=str(ROOT / "deploy" / "catalog"),
-    ) as settings:
-        yield settings
+def e2e_settings(demo_settings: Settings) -> Settings:
+    return demo_settings
 
 
 def the_day() -> list[TelemetryEvent]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from impactline.core.whatif import Condition, simulate
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem
 from impactline.runtime.whatif import whatif_model
-from tests.e2e.conftest import ROOT, isolated_settings
 from tests.e2e.test_dashboard_browser import MONTH_END, Browser, browser  # noqa: F401 - fixture
 from tests.helpers import wait_for
 
@@ -40,17 +38,8 @@ DURATION = timedelta(hours=2)
 
 
 @pytest.fixture(scope="module")
-async def e2e_settings(
-    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Settings]:
-    """Every default of `make run`: the demo catalog, calendars, scoring and correlation."""
-    async with isolated_settings(
-        kafka_bootstrap,
-        database_url,
-        tmp_path_factory.mktemp("state"),
-        IMPACTLINE_CATALOG=str(ROOT / "deploy" / "catalog"),
-    ) as settings:
-        yield settings
+def e2e_settings(demo_settings: Settings) -> Settings:
+    return demo_settings
 
 
 def curve_of(events: list[ImpactEvent]) -> dict[str, list[tuple[datetime, str, float, str]]]:
