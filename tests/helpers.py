@@ -8,6 +8,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from impactline.core import topics
+from impactline.core.contracts import Contract
+from impactline.runtime.kafka import new_producer, publish
+from impactline.runtime.settings import Settings
+
 T = TypeVar("T")
 
 
@@ -31,3 +36,18 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} not met within {timeout:g}s (last value: {result!r})")
         await asyncio.sleep(interval)
+
+
+async def publish_events(
+    settings: Settings, client_id: str, *events: tuple[topics.Topic, Contract, str]
+) -> None:
+    """Put (topic, event, key) records on the broker of `settings`, as the services would."""
+    producer = new_producer(settings.require_kafka(), client_id)
+    await producer.start()
+    try:
+        for topic, event, key in events:
+            await publish(
+                producer, topic, event, key=key, source="tests", prefix=settings.topic_prefix
+            )
+    finally:
+        await producer.stop()

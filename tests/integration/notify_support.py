@@ -28,12 +28,11 @@ from impactline.runtime.clock import Clock
 from impactline.runtime.kafka import (
     delete_topics,
     ensure_topics,
-    new_producer,
     open_tail,
-    publish,
     topic_name,
 )
 from impactline.runtime.settings import Settings
+from tests.helpers import publish_events
 from tests.receivers import WEBHOOK_SECRET, Receiver, Receivers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,20 +177,7 @@ class Env:
     vendors: Vendors
 
     async def send(self, *events: tuple[topics.Topic, Contract, str]) -> None:
-        producer = new_producer(self.settings.require_kafka(), "notify-test")
-        await producer.start()
-        try:
-            for topic, event, key in events:
-                await publish(
-                    producer,
-                    topic,
-                    event,
-                    key=key,
-                    source="tests",
-                    prefix=self.settings.topic_prefix,
-                )
-        finally:
-            await producer.stop()
+        await publish_events(self.settings, "notify-test", *events)
 
     @asynccontextmanager
     async def notify(

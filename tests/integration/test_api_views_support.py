@@ -40,9 +40,9 @@ from impactline.core.contracts import (
 from impactline.core.states import State
 from impactline.runtime.auth import StaticKeyStore
 from impactline.runtime.clock import SYSTEM, SystemClock
-from impactline.runtime.kafka import ensure_topics, new_producer, publish
+from impactline.runtime.kafka import ensure_topics
 from impactline.runtime.settings import Settings
-from tests.helpers import wait_for
+from tests.helpers import publish_events, wait_for
 
 READ = {"Authorization": "Bearer read-key"}
 ADMIN = {"Authorization": "Bearer admin-key"}
@@ -100,20 +100,7 @@ class Api:
         return httpx.AsyncClient(base_url=self.url, headers=headers or READ, timeout=10)
 
     async def send(self, *events: tuple[topics.Topic, Contract, str]) -> None:
-        producer = new_producer(self.settings.require_kafka(), "api-views-test")
-        await producer.start()
-        try:
-            for topic, event, key in events:
-                await publish(
-                    producer,
-                    topic,
-                    event,
-                    key=key,
-                    source="tests",
-                    prefix=self.settings.topic_prefix,
-                )
-        finally:
-            await producer.stop()
+        await publish_events(self.settings, "api-views-test", *events)
 
 
 # The API's wall clock is set to a day before the history, inside it, and years after it: what
