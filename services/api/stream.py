@@ -51,7 +51,7 @@ from impactline.runtime.auth import (
     presented_key,
 )
 from impactline.runtime.http_limits import HttpLimits
-from impactline.runtime.kafka import new_consumer, partition_ids, topic_name
+from impactline.runtime.kafka import READ_MODEL_FETCH, new_consumer, partition_ids, topic_name
 from impactline.runtime.problems import Problem
 from impactline.runtime.settings import Settings
 from impactline.runtime.tasks import BackgroundTasks
@@ -172,7 +172,9 @@ class StreamFeeder:
 
     async def start(self, tasks: BackgroundTasks) -> None:
         bootstrap = self.settings.require_kafka()
-        consumer = new_consumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        consumer = new_consumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, **READ_MODEL_FETCH
+        )
         await consumer.start()
         self._consumer = consumer
         parts = [

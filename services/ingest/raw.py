@@ -30,7 +30,13 @@ from impactline.ingest.adapters import cloudevents_http as ce
 from impactline.ingest.binding import BindingState, bind_events
 from impactline.ingest.deadletters import source_name
 from impactline.ingest.sink import KafkaSink, SinkUnavailable
-from impactline.runtime.kafka import dead_letter_for, new_consumer, record_time, topic_name
+from impactline.runtime.kafka import (
+    STREAM_FETCH,
+    dead_letter_for,
+    new_consumer,
+    record_time,
+    topic_name,
+)
 from impactline.runtime.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
@@ -114,6 +120,7 @@ class RawInput:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=batch_size,
+            **STREAM_FETCH,
         )
         self.forwarded = 0
         self.dead_lettered = 0

@@ -23,7 +23,13 @@ from aiokafka.errors import KafkaError
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract
 from impactline.runtime.db import TRANSIENT
-from impactline.runtime.kafka import dead_letter_for, new_consumer, publish, topic_name
+from impactline.runtime.kafka import (
+    READ_MODEL_FETCH,
+    dead_letter_for,
+    new_consumer,
+    publish,
+    topic_name,
+)
 from impactline.runtime.settings import Settings
 from impactline.runtime.tasks import BackgroundTasks
 
@@ -61,6 +67,7 @@ class Projection:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=batch_size,
+            **READ_MODEL_FETCH,
         )
         self.applied = 0
         self.dead_lettered = 0

@@ -40,7 +40,7 @@ from impactline.core.contracts import (
 from impactline.core.states import State
 from impactline.runtime.auth import StaticKeyStore
 from impactline.runtime.clock import SYSTEM, SystemClock
-from impactline.runtime.kafka import ensure_topics
+from impactline.runtime.kafka import delete_topics, ensure_topics
 from impactline.runtime.settings import Settings
 from tests.helpers import publish_events, wait_for
 
@@ -142,7 +142,9 @@ async def api(
         async with running.client(ADMIN) as client:
             put = await client.put("/v1/catalog", json={"documents": CATALOG})
             assert put.status_code == 200, put.text
-        await running.send(*history())
+        sent = history()
+        sent_health = sum(1 for topic, _, _ in sent if topic is topics.SERVICE_HEALTH)
+        await running.send(*sent)
         async with running.client() as client:
 
             async def projected() -> bool:
@@ -150,11 +152,14 @@ async def api(
                 incident = await client.get(f"/v1/incidents/{INCIDENT}")
                 # Both ratings, not just the first: they may be projected in two batches.
                 ratings = await admin.fetchval(f"SELECT count(*) FROM {schema}.view_feedback")
+                # Every health event sent, whichever partition and fetch brought it.
+                healths = await admin.fetchval(f"SELECT count(*) FROM {schema}.view_service_health")
                 return (
                     len(timeline.json()["items"]) == 5
                     and incident.status_code == 200
                     and incident.json()["state"] == "resolved"
                     and ratings == 2
+                    and healths == sent_health
                 )
 
             await wait_for(projected, timeout=60, interval=0.3, message="history projected")
@@ -164,6 +169,7 @@ async def api(
         await asyncio.wait_for(task, 30)
         await admin.execute(f"DROP SCHEMA {schema} CASCADE")
         await admin.close()
+        await delete_topics(kafka_bootstrap, settings.topic_prefix)
 
 
 def health(service: str, state: State, before: State, at: datetime, incident: str | None):

@@ -23,6 +23,11 @@ LATE = Counter(
     "or applied at the key's own time as a correction (impact).",
     ["service"],
 )
+VERIFICATION_RETRIES = Counter(
+    "impactline_stream_verification_retries_total",
+    "Produce requests the broker asked to retry while the previous transaction was closing.",
+    ["service"],
+)
 TURN_SECONDS = Histogram(
     "impactline_stream_turn_seconds",
     "Time to handle one batch and commit its transaction.",
@@ -44,12 +49,16 @@ class StreamMetrics:
         self._letters = DEAD_LETTERS.labels(service)
         self._late = LATE.labels(service)
         self._turn = TURN_SECONDS.labels(service)
+        self._verification = VERIFICATION_RETRIES.labels(service)
 
     def turn(self, records: int, written: int, letters: int, seconds: float) -> None:
         self._records.inc(records)
         self._written.inc(written)
         self._letters.inc(letters)
         self._turn.observe(seconds)
+
+    def verification_retry(self) -> None:
+        self._verification.inc()
 
     def late(self, count: int) -> None:
         self._late.inc(count)

@@ -43,6 +43,7 @@ from impactline.core.eventtime import EventClock, Timed, TimePolicy
 from impactline.core.processing import Output, Unprocessable
 from impactline.runtime.clock import Clock
 from impactline.runtime.kafka import (
+    STREAM_FETCH,
     client_security,
     dead_letter_for,
     ensure_topics,
@@ -56,6 +57,7 @@ from impactline.runtime.stream.metrics import StreamMetrics
 from impactline.runtime.telemetry import context_from_headers
 
 log = logging.getLogger(__name__)
+SENDER_LOG = logging.getLogger("aiokafka.producer.sender")
 
 STOP_GRACE_S = 10.0
 """How long a stop waits for the batch in hand to commit."""
@@ -147,6 +149,7 @@ class StreamWorker(Service):
         self._consumer: Any = None
         self.ready = asyncio.Event()
         self.security = client_security(settings)
+        self._quiet = _VerificationRetries(self.metrics)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -184,6 +187,7 @@ class StreamWorker(Service):
             **self.security,
         )
         await self._producer.start()
+        SENDER_LOG.addFilter(self._quiet)
         self._consumer = new_consumer(
             bootstrap_servers=bootstrap,
             group_id=self.group,
@@ -195,6 +199,7 @@ class StreamWorker(Service):
             max_partition_fetch_bytes=4 * 1024 * 1024,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=3_000,
+            **STREAM_FETCH,
             **self.security,
         )
         self._consumer.subscribe(list(self.inputs), listener=_Rebalance(self))
@@ -221,6 +226,7 @@ class StreamWorker(Service):
                 await self._producer.stop()
         finally:
             self._lock.release()
+            SENDER_LOG.removeFilter(self._quiet)
         await self.stage.stop()
 
     # -- the loop ------------------------------------------------------------------------------
@@ -495,6 +501,27 @@ class StreamWorker(Service):
         # Nothing is committed beyond what is durable: a restart resumes exactly from there.
         logging.shutdown()
         os._exit(code)
+
+
+class _VerificationRetries(logging.Filter):
+    """Counts, instead of logging, the produce retries Kafka 3.6+ causes at the start of every
+    transaction after the first.
+
+    A broker verifies that a transactional write belongs to an open transaction; while the
+    coordinator is still writing the markers of the previous one it answers
+    CONCURRENT_TRANSACTIONS, which it reports to clients of aiokafka's protocol version as
+    NOT_ENOUGH_REPLICAS. aiokafka retries (correctly) and logs a warning per partition: dozens
+    a turn, none of them a problem. Any other produce error is still logged."""
+
+    def __init__(self, metrics: StreamMetrics) -> None:
+        super().__init__()
+        self.metrics = metrics
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "NotEnoughReplicasError" in str(record.args) and "retrying" in record.msg:
+            self.metrics.verification_retry()
+            return False
+        return True
 
 
 class _Rebalance(ConsumerRebalanceListener):
