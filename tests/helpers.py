@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from impactline.core import topics
 from impactline.core.contracts import Contract
-from impactline.runtime.kafka import new_producer, publish
+from impactline.runtime.kafka import delete_topics, new_producer, publish
 from impactline.runtime.settings import Settings
 
 T = TypeVar("T")
@@ -51,3 +52,13 @@ async def publish_events(
             )
     finally:
         await producer.stop()
+
+
+@asynccontextmanager
+async def scratch_topics(bootstrap: str, prefix: str) -> AsyncIterator[str]:
+    """Topics under `prefix` deleted afterwards, so the shared broker does not pile them up
+    (thousands of leftover partitions make it slow for every later test and benchmark)."""
+    try:
+        yield prefix
+    finally:
+        await delete_topics(bootstrap, prefix)

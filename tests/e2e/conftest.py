@@ -15,9 +15,10 @@ from aiokafka import AIOKafkaConsumer
 
 from impactline.core import cloudevents, topics
 from impactline.runtime.db import scratch_database
-from impactline.runtime.kafka import delete_topics, ensure_topics, open_tail, topic_name
+from impactline.runtime.kafka import ensure_topics, open_tail, topic_name
 from impactline.runtime.settings import Settings
 from impactline.runtime.system import RunningSystem, start_system
+from tests.helpers import scratch_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).resolve().parent / "config"
@@ -118,15 +119,6 @@ async def demo_settings(
         IMPACTLINE_CATALOG=str(ROOT / "deploy" / "catalog"),
     ) as settings:
         yield settings
-
-
-@asynccontextmanager
-async def scratch_topics(bootstrap: str, prefix: str) -> AsyncIterator[None]:
-    """Topics under `prefix` deleted afterwards, so the shared broker does not pile them up."""
-    try:
-        yield
-    finally:
-        await delete_topics(bootstrap, prefix)
 
 
 @pytest.fixture(scope="module")

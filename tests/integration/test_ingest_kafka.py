@@ -27,6 +27,7 @@ from impactline.ingest.dlq import read_letters, replay
 from impactline.runtime.kafka import ensure_topics, new_producer, open_tail, publish, topic_name
 from impactline.runtime.keys import create_key, revoke_key
 from impactline.runtime.settings import Settings
+from tests.helpers import scratch_topics
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "adapters"
@@ -65,14 +66,15 @@ class Tail:
 
 
 @pytest.fixture(scope="module")
-def settings(kafka_bootstrap: str, database_url: str) -> Settings:
-    return Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        database_url=database_url,
-        IMPACTLINE_TOPIC_PREFIX=f"it-ingest-{uuid.uuid4().hex[:8]}.",
-        IMPACTLINE_API_KEYS=f"{STATIC_KEY}=admin",
-        IMPACTLINE_PARTITIONS="2",
-    )
+async def settings(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Settings]:
+    async with scratch_topics(kafka_bootstrap, f"it-ingest-{uuid.uuid4().hex[:8]}.") as prefix:
+        yield Settings(
+            kafka_bootstrap_servers=kafka_bootstrap,
+            database_url=database_url,
+            IMPACTLINE_TOPIC_PREFIX=prefix,
+            IMPACTLINE_API_KEYS=f"{STATIC_KEY}=admin",
+            IMPACTLINE_PARTITIONS="2",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -304,10 +306,16 @@ async def _cli(settings: Settings, *args: str) -> str:
     return out.decode()
 
 
+@pytest.fixture
+async def dlq_prefix(kafka_bootstrap: str) -> AsyncIterator[str]:
+    async with scratch_topics(kafka_bootstrap, f"it-dlq-{uuid.uuid4().hex[:8]}.") as prefix:
+        yield prefix
+
+
 async def test_replay_publishes_what_is_valid_once_and_keeps_the_rest(
-    kafka_bootstrap: str,
+    kafka_bootstrap: str, dlq_prefix: str
 ) -> None:
-    prefix = f"it-dlq-{uuid.uuid4().hex[:8]}."
+    prefix = dlq_prefix
     settings = Settings(kafka_bootstrap_servers=kafka_bootstrap, IMPACTLINE_TOPIC_PREFIX=prefix)
     wanted = [topics.TELEMETRY, topics.RAW, topics.DEAD_LETTERS]
     await ensure_topics(kafka_bootstrap, wanted, prefix=prefix, default_partitions=2)
