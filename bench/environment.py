@@ -45,12 +45,27 @@ async def postgres_version(database_url: str) -> str:
         await connection.close()
 
 
+def _measuring_args(args: list[str]) -> list[str]:
+    """The arguments that shape the measurement: where the results were written is left out
+    (a local folder says nothing about the run and has no place in a committed report)."""
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--output":
+            skip = True
+        elif not arg.startswith("--output="):
+            kept.append(arg)
+    return kept
+
+
 async def describe(database_url: str) -> dict[str, Any]:
     configured = Settings()
     embedded = not configured.kafka_bootstrap_servers
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "python -m bench " + shlex.join(sys.argv[1:]),
+        "command": "python -m bench " + shlex.join(_measuring_args(sys.argv[1:])),
         "cores": cores(),
         "memory_gib": memory_gib(),
         "machine": platform.machine(),

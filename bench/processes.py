@@ -38,14 +38,39 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time a process (and its waited-for children) has used so far."""
+def _stat(pid: str) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    # Fields after the command: utime, stime, cutime, cstime are the 12th to 15th.
-    return sum(int(f) for f in fields[11:15]) / TICKS
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process and every process under it have used so far.
+
+    Descendants count while they live (PostgreSQL serves each connection from a child process,
+    whose time its parent only gains once it has exited and been waited for).
+    """
+    root = _stat(str(pid))
+    if root is None:
+        return None
+    # Fields after the command: ppid is the 2nd; utime, stime, cutime, cstime the 12th to 15th.
+    stats = {
+        entry: fields
+        for entry in os.listdir("/proc")
+        if entry.isdigit() and (fields := _stat(entry)) is not None
+    }
+    children: dict[str, list[str]] = {}
+    for entry, fields in stats.items():
+        children.setdefault(fields[1], []).append(entry)
+    total, todo = 0, [str(pid)]
+    while todo:
+        current = todo.pop()
+        fields = stats.get(current, root if current == str(pid) else None)
+        if fields is not None:
+            total += sum(int(f) for f in fields[11:15])
+        todo.extend(children.get(current, ()))
+    return total / TICKS
 
 
 class CpuMeter:
