@@ -301,25 +301,12 @@ class EmbeddedKafka:
             "-XX:MaxGCPauseMillis=20",
             "-XX:+ExitOnOutOfMemoryError",
             "-Djava.awt.headless=true",
-            *self._class_data_sharing(),
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
             "-cp",
             f"{self.libs}/*",
             MAIN_CLASS,
             str(config),
         ]
-
-    def _class_data_sharing(self) -> list[str]:
-        """JVM flags that reuse the classes an earlier run of this broker loaded.
-
-        Loading and verifying the broker's classes from its jars is much of its start on a small
-        machine. The first run records them in an archive as it exits; later runs map the
-        archive instead. The JVM ignores an archive it cannot use (`-Xshare:auto`), and the
-        archive sits with the jars of its Kafka version, so new jars never meet an old one."""
-        archive = self.home / "classes.jsa"
-        if archive.exists():
-            return [f"-XX:SharedArchiveFile={archive}", "-Xshare:auto"]
-        return [f"-XX:ArchiveClassesAtExit={archive}"]
 
     def stop(self) -> bool:
         """Stop the broker named in the state file; False when none was running."""
