@@ -8,8 +8,7 @@ from aiokafka.errors import NotEnoughReplicasError, NotLeaderForPartitionError
 from aiokafka.structs import TopicPartition
 from prometheus_client import REGISTRY
 
-from impactline.runtime.stream.metrics import StreamMetrics
-from impactline.runtime.stream.worker import _VerificationRetries
+from impactline.runtime.stream.metrics import StreamMetrics, VerificationRetries
 
 SENDER_MESSAGE = "Got error produce response on topic-partition %s, retrying. Error: %s"
 
@@ -32,7 +31,7 @@ def _retries() -> float:
 
 
 def test_transaction_verification_retries_are_counted_not_logged() -> None:
-    quiet = _VerificationRetries(StreamMetrics("unit-test"))
+    quiet = VerificationRetries(StreamMetrics("unit-test"))
     before = _retries()
 
     assert quiet.filter(_record(NotEnoughReplicasError)) is False
@@ -40,7 +39,7 @@ def test_transaction_verification_retries_are_counted_not_logged() -> None:
 
 
 def test_other_produce_errors_are_still_logged() -> None:
-    quiet = _VerificationRetries(StreamMetrics("unit-test"))
+    quiet = VerificationRetries(StreamMetrics("unit-test"))
 
     assert quiet.filter(_record(NotLeaderForPartitionError)) is True
     unrelated = logging.LogRecord("aiokafka", logging.ERROR, __file__, 1, "boom", (), None)

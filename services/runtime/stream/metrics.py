@@ -1,7 +1,9 @@
-"""Prometheus metrics of a stream worker (served with `IMPACTLINE_METRICS_PORT`)."""
+"""Prometheus metrics of a stream worker (served with `IMPACTLINE_METRICS_PORT`), and the log
+filter that turns routine client retries into a count."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -65,3 +67,24 @@ class StreamMetrics:
 
     def event_time(self, partition: int, newest: datetime) -> None:
         EVENT_TIME.labels(self.service, str(partition)).set(newest.timestamp())
+
+
+class VerificationRetries(logging.Filter):
+    """Counts, instead of logging, the produce retries Kafka 3.6+ causes at the start of every
+    transaction after the first.
+
+    A broker verifies that a transactional write belongs to an open transaction; while the
+    coordinator is still writing the markers of the previous one it answers
+    CONCURRENT_TRANSACTIONS, which it reports to clients of aiokafka's protocol version as
+    NOT_ENOUGH_REPLICAS. aiokafka retries (correctly) and logs a warning per partition: dozens
+    a turn, none of them a problem. Any other produce error is still logged."""
+
+    def __init__(self, metrics: StreamMetrics) -> None:
+        super().__init__()
+        self.metrics = metrics
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "NotEnoughReplicasError" in str(record.args) and "retrying" in record.msg:
+            self.metrics.verification_retry()
+            return False
+        return True

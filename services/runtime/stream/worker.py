@@ -53,7 +53,7 @@ from impactline.runtime.kafka import (
 from impactline.runtime.settings import Settings
 from impactline.runtime.stream import changelog
 from impactline.runtime.stream.batches import Encoder, Pending, send
-from impactline.runtime.stream.metrics import StreamMetrics
+from impactline.runtime.stream.metrics import StreamMetrics, VerificationRetries
 from impactline.runtime.telemetry import context_from_headers
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class StreamWorker(Service):
         self._consumer: Any = None
         self.ready = asyncio.Event()
         self.security = client_security(settings)
-        self._quiet = _VerificationRetries(self.metrics)
+        self._quiet = VerificationRetries(self.metrics)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -168,25 +168,7 @@ class StreamWorker(Service):
             default_partitions=settings.topic_partitions,
         )
         await self.stage.start()
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            client_id=self.transactional_id,
-            transactional_id=self.transactional_id,
-            enable_idempotence=True,
-            acks="all",
-            max_batch_size=512 * 1024,
-            linger_ms=0,
-            # A killed worker's open transaction blocks readers until it is fenced (a restart
-            # under the same worker id) or times out: keep that short.
-            transaction_timeout_ms=10_000,
-            request_timeout_ms=300_000,
-            # A turn's transaction starts right after the previous one ended; until the broker
-            # has written that one's markers it answers "concurrent transactions", and the
-            # default 100 ms back-off then lands on the latency of every busy turn.
-            retry_backoff_ms=10,
-            **self.security,
-        )
-        await self._producer.start()
+        self._producer = await self._start_producer()
         SENDER_LOG.addFilter(self._quiet)
         self._consumer = new_consumer(
             bootstrap_servers=bootstrap,
@@ -205,6 +187,42 @@ class StreamWorker(Service):
         self._consumer.subscribe(list(self.inputs), listener=_Rebalance(self))
         await self._consumer.start()
         self.add_future(self._run())
+
+    async def _start_producer(self) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.require_kafka(),
+            client_id=self.transactional_id,
+            transactional_id=self.transactional_id,
+            enable_idempotence=True,
+            acks="all",
+            max_batch_size=512 * 1024,
+            linger_ms=0,
+            # A killed worker's open transaction blocks readers until it is fenced (a restart
+            # under the same worker id) or times out: keep that short.
+            transaction_timeout_ms=10_000,
+            request_timeout_ms=300_000,
+            # A turn's transaction starts right after the previous one ended; until the broker
+            # has written that one's markers it answers "concurrent transactions", and the
+            # default 100 ms back-off then lands on the latency of every busy turn.
+            retry_backoff_ms=10,
+            **self.security,
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()  # the connections it opened on the way
+            raise
+        return producer
+
+    def _producer_failed(self) -> bool:
+        """Whether there is no working producer: aiokafka ends a producer's sender for good
+        when, say, the connection drops during a coordinator lookup, and every later send
+        then fails."""
+        if self._producer is None:  # a replacement did not start: the broker was away
+            return True
+        sender = getattr(self._producer, "_sender", None)
+        task = getattr(sender, "sender_task", None)
+        return task is not None and task.done()
 
     async def on_stop(self) -> None:
         # The turn in progress ends and commits first, unless it cannot (the broker is away):
@@ -479,49 +497,60 @@ class StreamWorker(Service):
         )
 
     async def _reset(self) -> None:
-        """Forget what is in memory and continue from the committed state and offsets."""
+        """Forget what is in memory and continue from the committed state and offsets.
+
+        A broker that is away (restarting, say) is waited for: the worker rides an outage out
+        instead of ending, and a producer whose sender gave up is replaced by a new one under
+        the same transactional id. Anything else it cannot recover from ends the process."""
         partitions = sorted(self.parts)
         self.parts.clear()
-        try:
-            await self._restore(partitions)
-            committed = {}
-            for tp in self._consumer.assignment():
-                committed[tp] = await self._consumer.committed(tp)
-            self._committed = {tp: o for tp, o in committed.items() if o is not None}
-            for tp, offset in committed.items():
-                if offset is None:
-                    await self._consumer.seek_to_beginning(tp)
-                else:
-                    self._consumer.seek(tp, offset)
-        except Exception:
-            log.exception("%s: could not restore the committed state; stopping", self.stage.name)
-            self._crash_soon()
+        delay = 0.5
+        while not self.should_stop:
+            try:
+                if self._producer_failed():
+                    await self._replace_producer()
+                await self._restore(partitions)
+                committed = {}
+                for tp in self._consumer.assignment():
+                    committed[tp] = await self._consumer.committed(tp)
+                self._committed = {tp: o for tp, o in committed.items() if o is not None}
+                for tp, offset in committed.items():
+                    if offset is None:
+                        await self._consumer.seek_to_beginning(tp)
+                    else:
+                        self._consumer.seek(tp, offset)
+                return
+            except KafkaError as exc:
+                log.warning(
+                    "%s: the broker is out of reach (%s); restoring again in %.1f s",
+                    self.stage.name,
+                    exc,
+                    delay,
+                )
+                self.parts.clear()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            except Exception:
+                log.exception(
+                    "%s: could not restore the committed state; stopping", self.stage.name
+                )
+                self._crash_soon()
+                return
+
+    async def _replace_producer(self) -> None:
+        log.warning("%s: the producer gave up; starting a new one", self.stage.name)
+        old, self._producer = self._producer, None
+        if old is not None:
+            try:
+                await old.stop()
+            except Exception as exc:  # it failed already: only its resources are left
+                log.debug("stopping the failed producer: %s", exc)
+        self._producer = await self._start_producer()
 
     def _crash_soon(self, code: int = 70) -> None:
         # Nothing is committed beyond what is durable: a restart resumes exactly from there.
         logging.shutdown()
         os._exit(code)
-
-
-class _VerificationRetries(logging.Filter):
-    """Counts, instead of logging, the produce retries Kafka 3.6+ causes at the start of every
-    transaction after the first.
-
-    A broker verifies that a transactional write belongs to an open transaction; while the
-    coordinator is still writing the markers of the previous one it answers
-    CONCURRENT_TRANSACTIONS, which it reports to clients of aiokafka's protocol version as
-    NOT_ENOUGH_REPLICAS. aiokafka retries (correctly) and logs a warning per partition: dozens
-    a turn, none of them a problem. Any other produce error is still logged."""
-
-    def __init__(self, metrics: StreamMetrics) -> None:
-        super().__init__()
-        self.metrics = metrics
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if "NotEnoughReplicasError" in str(record.args) and "retrying" in record.msg:
-            self.metrics.verification_retry()
-            return False
-        return True
 
 
 class _Rebalance(ConsumerRebalanceListener):
