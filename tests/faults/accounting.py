@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import asyncpg
@@ -84,15 +85,22 @@ async def observe(database_url: str, workload: Workload) -> Observed:
 
 
 async def wait_until_settled(
-    database_url: str, workload: Workload, timeout_s: float, settle_s: float = 3.0
+    database_url: str,
+    workload: Workload,
+    timeout_s: float,
+    settle_s: float = 3.0,
+    alive: Callable[[], None] = lambda: None,
 ) -> Observed:
     """Poll until every expected effect is there and nothing changed for `settle_s` seconds,
-    or until `timeout_s` passed (then the accounting shows what is missing)."""
+    or until `timeout_s` passed (then the accounting shows what is missing). `alive` raises
+    when a process of the system has died: then nothing will settle, and waiting out the
+    timeout would only hide why."""
     deadline = time.monotonic() + timeout_s
     expected = len(workload.changes)
     last: tuple[int, int, int] | None = None
     stable_since = time.monotonic()
     while True:
+        alive()
         seen = await observe(database_url, workload)
         totals = (seen.members.total(), seen.ledger.total(), seen.incidents.total())
         if totals != last:

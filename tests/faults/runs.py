@@ -56,7 +56,10 @@ async def measured_run(
     await inject(run)
     load = await run.finish()
     seen = await wait_until_settled(
-        system.settings.require_database(), workload, timeout_s=settle_s
+        system.settings.require_database(),
+        workload,
+        timeout_s=settle_s,
+        alive=system.supervisor.check,
     )
     figures = account(fault, workload, load, seen, time.monotonic() - started)
     measurements.record(figures)
