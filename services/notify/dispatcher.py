@@ -34,6 +34,11 @@ CIRCUIT_OPEN = Gauge(
     "impactline_notify_circuit_open", "1 while a destination's circuit is open.", ["destination"]
 )
 IDLE_POLL_S = 1.0
+INCIDENT_WAIT_S = 5.0
+"""How long a delivery about an incident waits for the incident itself. Alerts and incidents
+come on different topics, read together but from different partitions, so an alert can arrive
+a moment before the incident it names; sent then, a page would lack the incident's suspect
+changes and state. Past this wait it is sent with what is known."""
 
 
 class Dispatcher:
@@ -89,11 +94,18 @@ class Dispatcher:
         if not self.breaker.allows(time.monotonic()):
             await self.store.release(delivery, self.breaker.wait_s(time.monotonic()) or 0.1)
             return
-        subject = await self.store.subject(self.name, delivery.subject)
         context = await self.store.incident(delivery.incident_id)
+        if context is None and delivery.incident_id is not None and self._young(delivery):
+            await self.store.release(delivery, 0.1)
+            return
+        subject = await self.store.subject(self.name, delivery.subject)
         result = await self.sender.send(delivery, context, subject)
         await self._record(delivery, result)
         self.on_change()
+
+    def _young(self, delivery: Delivery) -> bool:
+        age = self.store.clock.now() - delivery.created_at
+        return age.total_seconds() < INCIDENT_WAIT_S
 
     async def _paced(self) -> None:
         """Wait for a token of the destination's rate limit."""

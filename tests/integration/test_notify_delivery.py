@@ -40,6 +40,27 @@ def closed(case: Any) -> list[tuple[topics.Topic, Any, str]]:
     ]
 
 
+async def test_a_page_read_before_its_incident_waits_for_the_incidents_details(
+    env: Env,
+) -> None:
+    # Alerts and incidents come on different topics: notify may read an alert first.
+    case = month_end("alert-before-incident")
+    v = env.vendors
+    async with env.notify(route_file(v)) as notify:
+        await env.send((topics.ALERTS, case.alert, case.alert.dedup_key))
+        await wait_for(
+            lambda: notify.delivery_rows(destination="pagerduty-database"),
+            timeout=60,
+            message="the page planned from the alert alone",
+        )
+        await env.send((topics.INCIDENTS, case.opened, case.incident_id))
+        await wait_for(lambda: v.pd.accepted, timeout=60, message="the page")
+        [page] = v.pd.accepted
+        details = page.json["payload"]["custom_details"]
+        # Sent with the incident's own details, not without them.
+        assert "raised work_mem" in details.get("Suspect changes", "")
+
+
 async def test_the_month_end_p1_pages_posts_and_opens_records_and_its_resolution_resolves_them(
     env: Env,
 ) -> None:
