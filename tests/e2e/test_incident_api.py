@@ -54,10 +54,16 @@ async def test_incidents_are_listed_inspected_acknowledged_and_resolved(
         second_page = (await api.get(first_page["next"])).json()
         assert second_page["items"][0]["incident_id"] != first_page["items"][0]["incident_id"]
 
-        detail = (await api.get(f"/v1/incidents/{lab['incident_id']}")).json()
+        async def lab_detail() -> dict[str, Any]:
+            return (await api.get(f"/v1/incidents/{lab['incident_id']}")).json()
+
+        # Members come from the CI annotations, another topic than the incident itself: the
+        # read model may show the incident a moment before them.
+        detail = await until(
+            lab_detail, lambda d: any(t["kind"] == "member" for t in d["timeline"])
+        )
         actions = [t["action"] for t in detail["timeline"] if t["kind"] == "incident"]
         assert actions[0] == "opened"
-        assert any(t["kind"] == "member" for t in detail["timeline"])
 
         ack = await api.post(f"/v1/incidents/{lab['incident_id']}/ack", json={"note": "on it"})
         assert ack.status_code == 202, ack.text
