@@ -16,7 +16,6 @@ resends what it can. Events are delivered at least once; each carries its own ev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -54,7 +53,7 @@ from impactline.runtime.http_limits import HttpLimits
 from impactline.runtime.kafka import READ_MODEL_FETCH, new_consumer, partition_ids, topic_name
 from impactline.runtime.problems import Problem
 from impactline.runtime.settings import Settings
-from impactline.runtime.tasks import BackgroundTasks
+from impactline.runtime.tasks import BackgroundTasks, wait_event
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +134,7 @@ class EventRing:
         if self._seq > seq:
             return True
         signal_ = self._signal
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(signal_.wait(), timeout_s)
+        await wait_event(signal_, timeout_s)
         return self._seq > seq
 
 

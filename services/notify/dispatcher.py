@@ -9,7 +9,6 @@ the delivery is dead (kept, with the reason, for `impactline deliveries replay`)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from impactline.core.delivery.policy import CircuitBreaker, CircuitState, TokenB
 from impactline.notify.rows import Delivery
 from impactline.notify.senders import Result, Sender
 from impactline.notify.store import NotifyStore
+from impactline.runtime.tasks import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,7 @@ class Dispatcher:
                 log.warning("%s: dispatching failed (%s); retrying", self.name, exc)
                 pause = 2.0
             if pause > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), pause)
+                await wait_event(self.wake, pause)
             self.wake.clear()
 
     async def _round(self) -> float:

@@ -8,7 +8,6 @@ Readers keep the highest version per delivery, so a record published twice chang
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -19,6 +18,7 @@ from impactline.core import topics
 from impactline.core.contracts import DeliveryRecord, DeliveryStatus, DestinationKind
 from impactline.notify.store import NotifyStore
 from impactline.runtime.kafka import message_for, topic_name
+from impactline.runtime.tasks import wait_event
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0
@@ -70,8 +70,7 @@ class RecordPublisher:
                 sent = 0
                 await asyncio.sleep(2.0)
             if sent == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), POLL_S)
+                await wait_event(self.wake, POLL_S)
                 self.wake.clear()
 
     async def publish_pending(self) -> int:

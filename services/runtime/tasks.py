@@ -40,6 +40,20 @@ TASK_FAILURES = Counter(
 Body = Callable[[], Awaitable[None]]
 
 
+async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
+    """Wait until `event` is set or `timeout_s` passed; whether it was set.
+
+    The loops of long-running tasks wait this way between rounds. `asyncio.wait_for` must not
+    be used for it on Python 3.11: a cancellation that lands in the same loop iteration as the
+    event is set is swallowed (CPython issue 86296, fixed in 3.12), the loop goes round again,
+    and the task never stops. `asyncio.timeout` tells its own cancellation from the caller's.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
+    return event.is_set()
+
+
 def stop_this_process() -> None:
     """What a process does when a task cannot be kept running: stop the way SIGTERM stops it."""
     os.kill(os.getpid(), signal.SIGTERM)
