@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from impactline.runtime.embedded import infrastructure_status
@@ -45,32 +46,36 @@ def _stat(pid: str) -> list[str] | None:
         return None
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time a process and every process under it have used so far.
+def cpu_seconds_of(pids: Iterable[int]) -> dict[int, float | None]:
+    """User + system CPU time each process and every process under it have used so far (None
+    for one that is gone), from one reading of /proc.
 
     Descendants count while they live (PostgreSQL serves each connection from a child process,
     whose time its parent only gains once it has exited and been waited for).
     """
-    root = _stat(str(pid))
-    if root is None:
-        return None
     # Fields after the command: ppid is the 2nd; utime, stime, cutime, cstime the 12th to 15th.
     stats = {
-        entry: fields
+        int(entry): fields
         for entry in os.listdir("/proc")
         if entry.isdigit() and (fields := _stat(entry)) is not None
     }
-    children: dict[str, list[str]] = {}
-    for entry, fields in stats.items():
-        children.setdefault(fields[1], []).append(entry)
-    total, todo = 0, [str(pid)]
-    while todo:
-        current = todo.pop()
-        fields = stats.get(current, root if current == str(pid) else None)
-        if fields is not None:
-            total += sum(int(f) for f in fields[11:15])
-        todo.extend(children.get(current, ()))
-    return total / TICKS
+    children: dict[int, list[int]] = {}
+    for pid, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+
+    def tree(pid: int) -> float:
+        todo, total = [pid], 0
+        while todo:
+            current = todo.pop()
+            total += sum(int(f) for f in stats[current][11:15])
+            todo.extend(children.get(current, ()))
+        return total / TICKS
+
+    return {pid: tree(pid) if pid in stats else None for pid in pids}
+
+
+def cpu_seconds(pid: int) -> float | None:
+    return cpu_seconds_of([pid])[pid]
 
 
 class CpuMeter:
@@ -89,14 +94,16 @@ class CpuMeter:
         return usage.ru_utime + usage.ru_stime
 
     def start(self) -> None:
-        self._before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        seconds = cpu_seconds_of(self.pids.values())
+        self._before = {name: seconds[pid] for name, pid in self.pids.items()}
         self._self_before = self._self_cpu()
         self._t0 = time.perf_counter()
 
     def stop(self) -> dict[str, float]:
         elapsed = max(1e-9, time.perf_counter() - self._t0)
+        seconds = cpu_seconds_of(self.pids.values())
         for name, pid in self.pids.items():
-            before, after = self._before.get(name), cpu_seconds(pid)
+            before, after = self._before.get(name), seconds[pid]
             if before is not None and after is not None:
                 self.cores[name] = round((after - before) / elapsed, 2)
         self.cores["bench driver"] = round((self._self_cpu() - self._self_before) / elapsed, 2)

@@ -36,6 +36,12 @@ from aiokafka.errors import KafkaError, ProducerFenced
 from mode import Service
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
+from tenacity import (
+    AsyncRetrying,
+    before_sleep_log,
+    retry_if_exception_type,
+    wait_exponential,
+)
 
 from impactline.core import cloudevents, topics
 from impactline.core.contracts import Contract
@@ -213,16 +219,6 @@ class StreamWorker(Service):
             await producer.stop()  # the connections it opened on the way
             raise
         return producer
-
-    def _producer_failed(self) -> bool:
-        """Whether there is no working producer: aiokafka ends a producer's sender for good
-        when, say, the connection drops during a coordinator lookup, and every later send
-        then fails."""
-        if self._producer is None:  # a replacement did not start: the broker was away
-            return True
-        sender = getattr(self._producer, "_sender", None)
-        task = getattr(sender, "sender_task", None)
-        return task is not None and task.done()
 
     async def on_stop(self) -> None:
         # The turn in progress ends and commits first, unless it cannot (the broker is away):
@@ -497,54 +493,46 @@ class StreamWorker(Service):
         )
 
     async def _reset(self) -> None:
-        """Forget what is in memory and continue from the committed state and offsets.
-
-        A broker that is away (restarting, say) is waited for: the worker rides an outage out
-        instead of ending, and a producer whose sender gave up is replaced by a new one under
-        the same transactional id. Anything else it cannot recover from ends the process."""
+        """Forget what is in memory and continue from the committed state and offsets, with a
+        new producer: the failed turn may have left the old one's transaction, or its sender,
+        broken for good (aiokafka ends the sender when a connection drops during a coordinator
+        lookup). A broker that is away is waited for, so the worker rides an outage out;
+        anything else it cannot recover from ends the process."""
         partitions = sorted(self.parts)
-        self.parts.clear()
-        delay = 0.5
-        while not self.should_stop:
-            try:
-                if self._producer_failed():
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(KafkaError),
+                wait=wait_exponential(multiplier=0.5, max=10),
+                before_sleep=before_sleep_log(log, logging.WARNING),
+                reraise=True,
+            ):
+                with attempt:
+                    self.parts.clear()
                     await self._replace_producer()
-                await self._restore(partitions)
-                committed = {}
-                for tp in self._consumer.assignment():
-                    committed[tp] = await self._consumer.committed(tp)
-                self._committed = {tp: o for tp, o in committed.items() if o is not None}
-                for tp, offset in committed.items():
-                    if offset is None:
-                        await self._consumer.seek_to_beginning(tp)
-                    else:
-                        self._consumer.seek(tp, offset)
-                return
-            except KafkaError as exc:
-                log.warning(
-                    "%s: the broker is out of reach (%s); restoring again in %.1f s",
-                    self.stage.name,
-                    exc,
-                    delay,
-                )
-                self.parts.clear()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-            except Exception:
-                log.exception(
-                    "%s: could not restore the committed state; stopping", self.stage.name
-                )
-                self._crash_soon()
-                return
+                    await self._restore(partitions)
+                    await self._seek_committed()
+        except Exception:
+            log.exception("%s: could not restore the committed state; stopping", self.stage.name)
+            self._crash_soon()
+
+    async def _seek_committed(self) -> None:
+        committed = {}
+        for tp in self._consumer.assignment():
+            committed[tp] = await self._consumer.committed(tp)
+        self._committed = {tp: o for tp, o in committed.items() if o is not None}
+        for tp, offset in committed.items():
+            if offset is None:
+                await self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, offset)
 
     async def _replace_producer(self) -> None:
-        log.warning("%s: the producer gave up; starting a new one", self.stage.name)
         old, self._producer = self._producer, None
         if old is not None:
             try:
                 await old.stop()
-            except Exception as exc:  # it failed already: only its resources are left
-                log.debug("stopping the failed producer: %s", exc)
+            except Exception as exc:  # it may have failed already: only its resources are left
+                log.debug("%s: stopping the old producer: %s", self.stage.name, exc)
         self._producer = await self._start_producer()
 
     def _crash_soon(self, code: int = 70) -> None:
